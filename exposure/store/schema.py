@@ -1,0 +1,134 @@
+"""The store's schema, as an ordered list of forward migrations. The version is the list's length.
+
+Natural keys (documented, enforced by the writers' range replacement rather than by indexes,
+which would cost memory on hundreds of millions of rows):
+
+- ``token_transfers``: (chain, tx_hash, log_index)
+- ``native_transfers``: (chain, tx_hash, trace_address); ``trace_address`` is '' for the
+  transaction's own value, else the call's position in the call tree, e.g. '0.2'
+- ``blocks``: (chain, number)
+
+Amounts are exact integers in base units: ``amount_raw`` (UHUGEINT, up to 2**128-1) and, for the
+rare uint256 that does not fit, ``amount_raw`` is NULL and ``amount_raw_big`` (BIGNUM) holds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One forward step: statements run in one transaction together with its version record."""
+
+    description: str
+    statements: tuple[str, ...]
+
+
+_TRANSFERS_VIEW = """
+CREATE OR REPLACE VIEW transfers AS
+SELECT t.chain,
+       coalesce(a.asset, t.token_address) AS asset,
+       t.token_address,
+       t.tx_hash,
+       t.log_index,
+       CAST(NULL AS VARCHAR) AS trace_address,
+       t.block_number,
+       b.timestamp AS block_time,
+       t.from_address,
+       t.to_address,
+       t.amount_raw,
+       t.amount_raw_big,
+       coalesce(CAST(t.amount_raw AS DOUBLE), CAST(t.amount_raw_big AS DOUBLE))
+           / pow(10, a.decimals) AS amount
+FROM token_transfers t
+LEFT JOIN assets a ON a.chain = t.chain AND a.token_address = t.token_address
+LEFT JOIN blocks b ON b.chain = t.chain AND b.number = t.block_number
+UNION ALL
+SELECT n.chain,
+       c.native_symbol AS asset,
+       CAST(NULL AS VARCHAR) AS token_address,
+       n.tx_hash,
+       CAST(NULL AS UINTEGER) AS log_index,
+       n.trace_address,
+       n.block_number,
+       b.timestamp AS block_time,
+       n.from_address,
+       n.to_address,
+       n.amount_raw,
+       CAST(NULL AS BIGNUM) AS amount_raw_big,
+       CAST(n.amount_raw AS DOUBLE) / pow(10, c.native_decimals) AS amount
+FROM native_transfers n
+JOIN chains c ON c.chain = n.chain
+LEFT JOIN blocks b ON b.chain = n.chain AND b.number = n.block_number
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "EVM chains, assets, blocks, token and native transfers, checkpoints, transfers view",
+        (
+            """CREATE TABLE chains (
+                chain VARCHAR PRIMARY KEY,
+                chain_id BIGINT,
+                native_symbol VARCHAR NOT NULL,
+                native_decimals INTEGER NOT NULL
+            )""",
+            """CREATE TABLE assets (
+                chain VARCHAR NOT NULL,
+                asset VARCHAR NOT NULL,
+                token_address VARCHAR NOT NULL,
+                decimals INTEGER NOT NULL,
+                PRIMARY KEY (chain, token_address)
+            )""",
+            """CREATE TABLE blocks (
+                chain VARCHAR NOT NULL,
+                number UBIGINT NOT NULL,
+                hash VARCHAR NOT NULL,
+                parent_hash VARCHAR NOT NULL,
+                timestamp TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE token_transfers (
+                chain VARCHAR NOT NULL,
+                token_address VARCHAR NOT NULL,
+                block_number UBIGINT NOT NULL,
+                tx_hash VARCHAR NOT NULL,
+                log_index UINTEGER NOT NULL,
+                from_address VARCHAR NOT NULL,
+                to_address VARCHAR NOT NULL,
+                amount_raw UHUGEINT,
+                amount_raw_big BIGNUM
+            )""",
+            """CREATE TABLE native_transfers (
+                chain VARCHAR NOT NULL,
+                block_number UBIGINT NOT NULL,
+                tx_hash VARCHAR NOT NULL,
+                trace_address VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,
+                from_address VARCHAR NOT NULL,
+                to_address VARCHAR NOT NULL,
+                amount_raw UHUGEINT NOT NULL
+            )""",
+            """CREATE TABLE checkpoints (
+                chain VARCHAR NOT NULL,
+                stream VARCHAR NOT NULL,
+                first_block UBIGINT NOT NULL,
+                last_block UBIGINT NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (chain, stream)
+            )""",
+            """CREATE TABLE index_runs (
+                chain VARCHAR NOT NULL,
+                source VARCHAR NOT NULL,
+                node_chain_id BIGINT,
+                tracing VARCHAR NOT NULL,
+                from_block UBIGINT NOT NULL,
+                to_block UBIGINT NOT NULL,
+                reorgs INTEGER NOT NULL,
+                finished_at TIMESTAMPTZ NOT NULL
+            )""",
+            _TRANSFERS_VIEW,
+        ),
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

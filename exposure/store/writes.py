@@ -1,0 +1,158 @@
+"""Idempotent writes: register chains and assets, replace a block range, roll back after a reorg.
+
+Every indexer batch is written by :func:`write_evm_batch` in one transaction together with the
+block headers and the streams' checkpoints, so a crash leaves either the whole batch or none of
+it, and writing the same range again replaces it instead of duplicating it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from ..domain import ChainSpec, Token
+from .connect import transaction
+
+
+def register_chain(con: duckdb.DuckDBPyConnection, spec: ChainSpec, chain_id: int | None) -> None:
+    """Insert or update the chain row and its tracked tokens' asset rows."""
+    with transaction(con):
+        con.execute(
+            "INSERT INTO chains VALUES (?, ?, ?, ?) ON CONFLICT (chain) DO UPDATE SET "
+            "chain_id = coalesce(excluded.chain_id, chains.chain_id), "
+            "native_symbol = excluded.native_symbol, native_decimals = excluded.native_decimals",
+            [spec.name, chain_id, spec.native_symbol, spec.native_decimals],
+        )
+        for token in spec.tokens:
+            register_token(con, spec.name, token)
+
+
+def register_token(con: duckdb.DuckDBPyConnection, chain: str, token: Token) -> None:
+    """Insert or update one tracked token (by chain and contract address)."""
+    con.execute(
+        "INSERT INTO assets VALUES (?, ?, ?, ?) ON CONFLICT (chain, token_address) DO UPDATE SET "
+        "asset = excluded.asset, decimals = excluded.decimals",
+        [chain, token.symbol, token.address, token.decimals],
+    )
+
+
+@dataclass(frozen=True)
+class StreamRange:
+    """A stream's part of a batch: blocks ``first..last`` of ``stream`` were fetched completely."""
+
+    stream: str
+    first: int
+    last: int
+    token_address: str | None = None
+
+
+def write_evm_batch(
+    con: duckdb.DuckDBPyConnection,
+    chain: str,
+    streams: Sequence[StreamRange],
+    blocks: pa.Table,
+    token_transfers: pa.Table | None,
+    native_transfers: pa.Table | None,
+) -> None:
+    """Replace the batch's ranges in one transaction and advance each stream's checkpoint.
+
+    ``blocks`` follows ``BLOCK_SCHEMA``, ``token_transfers`` ``TRANSFER_SCHEMA`` and
+    ``native_transfers`` ``NATIVE_SCHEMA`` (see ``exposure.indexers.evm``). Rows of each stream's
+    range are deleted first, so a rerun of the same range leaves the same rows.
+    """
+    with transaction(con):
+        if blocks.num_rows:
+            lo = pa.compute.min(blocks["number"]).as_py()
+            hi = pa.compute.max(blocks["number"]).as_py()
+            con.execute(
+                "DELETE FROM blocks WHERE chain = ? AND number BETWEEN ? AND ?", [chain, lo, hi]
+            )
+            con.register("_batch_blocks", blocks)
+            con.execute(
+                "INSERT INTO blocks SELECT ?, number, hash, parent_hash, to_timestamp(timestamp) "
+                "FROM _batch_blocks",
+                [chain],
+            )
+            con.unregister("_batch_blocks")
+        for s in streams:
+            if s.token_address is not None:
+                con.execute(
+                    "DELETE FROM token_transfers WHERE chain = ? AND token_address = ? "
+                    "AND block_number BETWEEN ? AND ?",
+                    [chain, s.token_address, s.first, s.last],
+                )
+            else:
+                con.execute(
+                    "DELETE FROM native_transfers WHERE chain = ? AND block_number BETWEEN ? AND ?",
+                    [chain, s.first, s.last],
+                )
+        if token_transfers is not None and token_transfers.num_rows:
+            con.register("_batch_tokens", token_transfers)
+            con.execute(
+                "INSERT INTO token_transfers SELECT ?, token_address, block_number, tx_hash, "
+                "log_index, from_address, to_address, "
+                "CASE WHEN amount_big IS NULL THEN "
+                "CAST(amount_hi AS UHUGEINT) * CAST(18446744073709551616 AS UHUGEINT) "
+                "+ CAST(amount_lo AS UHUGEINT) END, "
+                "CAST(amount_big AS BIGNUM) FROM _batch_tokens",
+                [chain],
+            )
+            con.unregister("_batch_tokens")
+        if native_transfers is not None and native_transfers.num_rows:
+            con.register("_batch_native", native_transfers)
+            con.execute(
+                "INSERT INTO native_transfers SELECT ?, block_number, tx_hash, trace_address, "
+                "kind, from_address, to_address, CAST(amount AS UHUGEINT) FROM _batch_native",
+                [chain],
+            )
+            con.unregister("_batch_native")
+        for s in streams:
+            con.execute(
+                "INSERT INTO checkpoints VALUES (?, ?, ?, ?, now()) "
+                "ON CONFLICT (chain, stream) DO UPDATE SET "
+                "first_block = least(checkpoints.first_block, excluded.first_block), "
+                "last_block = greatest(checkpoints.last_block, excluded.last_block), "
+                "updated_at = excluded.updated_at",
+                [chain, s.stream, s.first, s.last],
+            )
+
+
+def rollback_after(con: duckdb.DuckDBPyConnection, chain: str, ancestor: int) -> None:
+    """Forget everything of ``chain`` above block ``ancestor`` (a reorg's common ancestor)."""
+    with transaction(con):
+        for table, column in (
+            ("token_transfers", "block_number"),
+            ("native_transfers", "block_number"),
+            ("blocks", "number"),
+        ):
+            con.execute(f"DELETE FROM {table} WHERE chain = ? AND {column} > ?", [chain, ancestor])
+        con.execute(
+            "DELETE FROM checkpoints WHERE chain = ? AND first_block > ?", [chain, ancestor]
+        )
+        con.execute(
+            "UPDATE checkpoints SET last_block = least(last_block, ?), updated_at = now() "
+            "WHERE chain = ?",
+            [ancestor, chain],
+        )
+
+
+def record_run(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    chain: str,
+    source: str,
+    node_chain_id: int | None,
+    tracing: str,
+    from_block: int,
+    to_block: int,
+    reorgs: int,
+) -> None:
+    """Remember a finished run (the source URL must already be redacted)."""
+    with transaction(con):
+        con.execute(
+            "INSERT INTO index_runs VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+            [chain, source, node_chain_id, tracing, from_block, to_block, reorgs],
+        )
