@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..domain import ChainSpec, Token
 from .connect import transaction
@@ -65,8 +66,8 @@ def write_evm_batch(
     """
     with transaction(con):
         if blocks.num_rows:
-            lo = pa.compute.min(blocks["number"]).as_py()
-            hi = pa.compute.max(blocks["number"]).as_py()
+            lo = pc.min(blocks["number"]).as_py()
+            hi = pc.max(blocks["number"]).as_py()
             con.execute(
                 "DELETE FROM blocks WHERE chain = ? AND number BETWEEN ? AND ?", [chain, lo, hi]
             )

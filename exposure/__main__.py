@@ -1,0 +1,5 @@
+"""``python -m exposure``."""
+
+from .cli import run
+
+run()

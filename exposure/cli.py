@@ -1,0 +1,330 @@
+"""The command line: wiring only. Every error becomes one line on stderr and an exit code.
+
+Exit codes: 0 ok, 1 unexpected, 2 bad input or usage, 4 store, 5 node/RPC, 6 data, 130 interrupted.
+``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import ExitStack
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .addresses import normalize_evm
+from .chains import CHAINS, chain_spec
+from .config import db_path, redact_url
+from .domain import ChainSpec, IndexProgress, Token
+from .errors import ExposureError, InputError
+
+app = typer.Typer(
+    name="exposure",
+    help=(
+        "How close a declared wallet address sits to exchanges serving mainland-China residents "
+        "and to RWA token issuers, with the on-chain evidence. Data lives in one DuckDB file "
+        "(--db, else $EXPOSURE_DB, else ./exposure.duckdb)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+index_app = typer.Typer(help="Pull transfers from a node into the store.", no_args_is_help=True)
+db_app = typer.Typer(help="Inspect the store.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+app.add_typer(db_app, name="db")
+
+_state = {"debug": False}
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="DuckDB file (default $EXPOSURE_DB, else ./exposure.duckdb)."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"exposure {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _quiet() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or not err.is_terminal
+
+
+def parse_tokens(spec: ChainSpec, tokens: str | None, extra: list[str]) -> tuple[Token, ...]:
+    """Tracked tokens from ``--tokens usdt,usdc`` (the chain's own) and ``--token SYM=0x..[:DEC]``.
+
+    A custom token without decimals gets ``decimals = -1``: the indexer reads ``decimals()``.
+    """
+    chosen: list[Token] = []
+    if tokens is None:
+        chosen.extend(spec.tokens)
+    else:
+        for symbol in filter(None, (s.strip() for s in tokens.split(","))):
+            if symbol.lower() == "none":
+                continue
+            token = spec.token(symbol)
+            if token is None:
+                known = ", ".join(t.symbol.lower() for t in spec.tokens) or "none"
+                raise InputError(
+                    f"unknown token {symbol!r} on {spec.name} (known: {known}); add a contract "
+                    "with --token SYMBOL=0xADDRESS[:DECIMALS]"
+                )
+            chosen.append(token)
+    for item in extra:
+        symbol, sep, rest = item.partition("=")
+        if not sep or not symbol.strip():
+            raise InputError(f"--token {item!r}: expected SYMBOL=0xADDRESS[:DECIMALS]")
+        address, _, decimals = rest.partition(":")
+        try:
+            places = int(decimals) if decimals else -1
+        except ValueError:
+            raise InputError(f"--token {item!r}: decimals must be an integer") from None
+        if decimals and not 0 <= places <= 77:
+            raise InputError(f"--token {item!r}: decimals must be between 0 and 77")
+        chosen.append(Token(symbol.strip().upper(), normalize_evm(address), places))
+    seen: dict[str, Token] = {}
+    for token in chosen:
+        seen.setdefault(token.address, token)
+    return tuple(seen.values())
+
+
+def _parse_to_block(value: str | None) -> int | None:
+    if value is None or value.strip().lower() in ("latest", "head", ""):
+        return None
+    try:
+        number = int(value, 0)
+    except ValueError:
+        raise InputError(f"--to-block must be a block number or 'latest', got {value!r}") from None
+    if number < 0:
+        raise InputError(f"--to-block must be >= 0, got {value!r}")
+    return number
+
+
+@index_app.command("evm")
+def index_evm_command(
+    rpc: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc",
+            help="JSON-RPC URL of an Ethereum-compatible node (credentials are never shown). "
+            "Default $EXPOSURE_RPC.",
+        ),
+    ] = None,
+    chain: Annotated[
+        str,
+        typer.Option(
+            help=f"Chain name: built-in ({', '.join(CHAINS)}) checks the node's chain id and "
+            "knows its USDT/USDC; any other name is a local/private chain."
+        ),
+    ] = "ethereum",
+    from_block: Annotated[
+        int | None, typer.Option(help="First block (default: after the checkpoint, or 0).")
+    ] = None,
+    to_block: Annotated[
+        str | None, typer.Option(help="Last block, or 'latest' (head minus confirmations).")
+    ] = None,
+    tokens: Annotated[
+        str | None,
+        typer.Option(help="The chain's tokens to track, e.g. usdt,usdc (default all; 'none')."),
+    ] = None,
+    token: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--token",
+            help="Extra token SYMBOL=0xADDRESS[:DECIMALS] (repeatable; decimals read from the "
+            "contract when omitted).",
+        ),
+    ] = None,
+    confirmations: Annotated[
+        int, typer.Option(min=0, help="Stay this many blocks behind the head (reorg safety).")
+    ] = 12,
+    native: Annotated[
+        bool, typer.Option("--native/--no-native", help="Index ETH value transfers too.")
+    ] = True,
+    devchain: Annotated[
+        bool,
+        typer.Option(
+            "--devchain",
+            help="Start a local anvil node, play the built-in scenario of USDT/USDC/ETH "
+            "transfers on it, index it (no network needed), and stop the node.",
+        ),
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Index ETH and ERC-20 (USDT/USDC) transfers from a JSON-RPC node into the store.
+
+    Resumable and idempotent: a rerun continues after the last committed block, re-indexing a
+    range replaces it, and a reorganisation is rolled back to the common ancestor.
+    """
+    from .indexers.evm import IndexSettings, index_evm, resolve_token_decimals
+    from .indexers.rpc import RpcClient
+    from .store import connect
+
+    stop = _parse_to_block(to_block)
+    with ExitStack() as stack:
+        if devchain:
+            from .devchain import Anvil, seed_scenario
+
+            node = stack.enter_context(Anvil())
+            dev = stack.enter_context(node.chain())
+            scenario = seed_scenario(dev)
+            rpc = node.url
+            chain = "devchain" if chain == "ethereum" else chain
+            confirmations = 0
+            extra = [f"USDT={scenario.usdt}:6", f"USDC={scenario.usdc}:6"]
+            token = [*extra, *(token or [])]
+            tokens = tokens or "none"
+            err.print(f"started anvil at {node.url} and played the devchain scenario")
+        rpc = rpc or os.environ.get("EXPOSURE_RPC")
+        if not rpc:
+            raise InputError("no node given: pass --rpc URL (or set EXPOSURE_RPC, or --devchain)")
+        spec = chain_spec(chain)
+        tracked = parse_tokens(spec, tokens, token or [])
+        client = RpcClient(rpc)
+        tracked = tuple(
+            resolve_token_decimals(client, spec.name, t.symbol, t.address)
+            if t.decimals < 0
+            else t
+            for t in tracked
+        )
+        con = connect(db)
+        stack.callback(con.close)
+        settings = IndexSettings(confirmations=confirmations, native=native)
+        progress = stack.enter_context(
+            Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                console=err,
+                disable=_quiet(),
+                transient=False,
+            )
+        )
+        task = progress.add_task(f"{spec.name} blocks", total=None, rate="")
+
+        def on_progress(p: IndexProgress) -> None:
+            if p.message:
+                progress.console.print(f"{spec.name}: {p.message}")
+            total = max(0, p.last_block - p.first_block + 1)
+            elapsed = progress.tasks[task].elapsed or 1e-9
+            progress.update(
+                task,
+                total=total,
+                completed=max(0, p.committed_block - p.first_block + 1),
+                rate=f"{p.blocks_done / elapsed:,.0f} blocks/s "
+                f"{(p.token_transfers + p.native_transfers) / elapsed:,.0f} transfers/s",
+            )
+
+        result = index_evm(
+            con,
+            client,
+            chain=spec,
+            tokens=tracked,
+            from_block=from_block,
+            to_block=stop,
+            settings=settings,
+            on_progress=on_progress,
+        )
+        progress.stop()
+        if result.up_to_date:
+            out.print(
+                f"{result.chain}: up to date (nothing to index up to block {result.to_block}) "
+                f"in {db_path(db)}"
+            )
+        else:
+            out.print(
+                f"{result.chain}: indexed blocks {result.from_block}-{result.to_block} from "
+                f"{redact_url(rpc)}: {result.token_transfers:,} token and "
+                f"{result.native_transfers:,} native transfers in {result.seconds:.1f} s "
+                f"(tracing: {result.tracing}, reorgs: {result.reorgs}) into {db_path(db)}"
+            )
+
+
+@db_app.command("info")
+def db_info(db: DbOption = None) -> None:
+    """Show the store's schema version, indexed ranges per chain and stream, and row counts."""
+    from .store import connect
+    from .store.migrations import current_version
+
+    con = connect(db, read_only=True)
+    try:
+        out.print(f"{db_path(db)}: schema version {current_version(con)}")
+        for chain, stream, first, last in con.execute(
+            "SELECT chain, stream, first_block, last_block FROM checkpoints ORDER BY 1, 2"
+        ).fetchall():
+            out.print(f"  {chain} {stream}: blocks {first}-{last}")
+        for asset, n in con.execute(
+            "SELECT chain || ' ' || asset, count(*) FROM transfers GROUP BY 1 ORDER BY 1"
+        ).fetchall():
+            out.print(f"  {asset}: {n:,} transfers")
+    finally:
+        con.close()
+
+
+@db_app.command("migrate")
+def db_migrate(db: DbOption = None) -> None:
+    """Bring an older store's schema up to this version of exposure."""
+    from .store import SCHEMA_VERSION, connect
+
+    connect(db).close()
+    out.print(f"{db_path(db)}: schema version {SCHEMA_VERSION}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: run the CLI, map errors to exit codes, never show a traceback."""
+    try:
+        result = app(args=argv, prog_name="exposure", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except typer.TyperException as exc:  # usage errors: typer's own message and code 2
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
+        else:
+            err.print(f"error: {exc.message}", markup=False)
+        return exc.exit_code
+    except ExposureError as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"error: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:  # the last line of defence: one line, unless --debug
+        if _state["debug"]:
+            raise
+        err.print(
+            f"error: unexpected {type(exc).__name__}; rerun with --debug for details", markup=False
+        )
+        return 1
+
+
+def run() -> None:
+    """Entry point for ``python -m exposure`` and the console script."""
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Shared fixtures: real local nodes (anvil from npm) on 127.0.0.1, started by the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from exposure.devchain import Anvil, DevChain, Scenario, find_anvil, seed_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _require_anvil() -> None:
+    try:
+        find_anvil()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            raise  # CI installs it: a missing node there is a failure, not a skip
+        pytest.skip(f"anvil not installed: {exc}")
+
+
+@pytest.fixture
+def anvil() -> Iterator[Anvil]:
+    """A fresh anvil node for one test."""
+    _require_anvil()
+    with Anvil() as node:
+        yield node
+
+
+@pytest.fixture
+def chain(anvil: Anvil) -> Iterator[DevChain]:
+    """A client for the test's own anvil node."""
+    with anvil.chain() as dev:
+        yield dev
+
+
+@pytest.fixture
+def scenario(chain: DevChain) -> Scenario:
+    """The built-in scenario played on the test's own node."""
+    return seed_scenario(chain)
+
+
+@pytest.fixture(scope="module")
+def shared_scenario() -> Iterator[tuple[Anvil, Scenario]]:
+    """One node with the scenario, shared by a module's read-only tests (do not mutate it)."""
+    _require_anvil()
+    with Anvil() as node, node.chain() as dev:
+        yield node, seed_scenario(dev)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``python -m exposure ARGS`` as a user would; returns the finished process."""
+    full_env = {**os.environ, "CI": "true", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "exposure", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=REPO,
+    )
