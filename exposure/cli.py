@@ -160,6 +160,14 @@ def index_evm_command(
     native: Annotated[
         bool, typer.Option("--native/--no-native", help="Index ETH value transfers too.")
     ] = True,
+    batch_blocks: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most blocks per committed batch (default 200 with ETH transfers, 5000 for "
+            "tokens only). Smaller batches lose less work to a crash.",
+        ),
+    ] = None,
     devchain: Annotated[
         bool,
         typer.Option(
@@ -209,6 +217,8 @@ def index_evm_command(
         con = connect(db)
         stack.callback(con.close)
         settings = IndexSettings(confirmations=confirmations, native=native)
+        if batch_blocks:
+            settings.max_native_blocks = settings.max_header_blocks = batch_blocks
         progress = stack.enter_context(
             Progress(
                 TextColumn("[bold]{task.description}"),
