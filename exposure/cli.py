@@ -209,9 +209,7 @@ def index_evm_command(
         tracked = parse_tokens(spec, tokens, token or [])
         client = RpcClient(rpc)
         tracked = tuple(
-            resolve_token_decimals(client, spec.name, t.symbol, t.address)
-            if t.decimals < 0
-            else t
+            resolve_token_decimals(client, spec.name, t.symbol, t.address) if t.decimals < 0 else t
             for t in tracked
         )
         con = connect(db)

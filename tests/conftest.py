@@ -53,7 +53,9 @@ def shared_scenario() -> Iterator[tuple[Anvil, Scenario]]:
         yield node, seed_scenario(dev)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run ``python -m exposure ARGS`` as a user would; returns the finished process."""
     full_env = {**os.environ, "CI": "true", **(env or {})}
     return subprocess.run(

@@ -57,13 +57,22 @@ def test_devchain_indexes_the_scenario_into_the_given_database(tmp_path):
 def test_unreachable_node_is_one_line_naming_the_method_without_the_secret(tmp_path):
     secret = "Zq9XsecretKEY0123456789"
     done = run_cli(
-        "index", "evm", "--rpc", f"http://alice:pw-{secret}@127.0.0.1:9/v3/{secret}?apikey={secret}",
-        "--db", str(tmp_path / "x.duckdb"), timeout=180,
+        "index",
+        "evm",
+        "--rpc",
+        f"http://alice:pw-{secret}@127.0.0.1:9/v3/{secret}?apikey={secret}",
+        "--db",
+        str(tmp_path / "x.duckdb"),
+        timeout=180,
     )
     assert done.returncode == 5
     assert secret not in done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: eth_chainId") and "Traceback" not in done.stderr
+    assert (
+        len(lines) == 1
+        and lines[0].startswith("error: eth_chainId")
+        and "Traceback" not in done.stderr
+    )
 
 
 def test_a_node_of_another_chain_exits_2(anvil, tmp_path):
@@ -84,7 +93,14 @@ def test_a_node_of_another_chain_exits_2(anvil, tmp_path):
 )
 def test_bad_options_are_one_clear_line_with_exit_2(anvil, tmp_path, args, message):
     done = run_cli(
-        "index", "evm", "--rpc", anvil.url, "--chain", "local", "--db", str(tmp_path / "x.duckdb"),
+        "index",
+        "evm",
+        "--rpc",
+        anvil.url,
+        "--chain",
+        "local",
+        "--db",
+        str(tmp_path / "x.duckdb"),
         *args,
     )
     assert done.returncode == 2, done.stderr
@@ -99,8 +115,18 @@ def test_credentials_never_reach_output_or_database(anvil, chain, tmp_path):
     with RpcProxy(anvil.url, path=f"/v3/{secret}") as proxy:
         url = proxy.url.replace("http://", f"http://bob:{secret}@") + f"?key={secret}"
         done = run_cli(
-            "index", "evm", "--rpc", url, "--chain", "local", "--confirmations", "0",
-            "--token", f"USDT={s.usdt}", "--db", str(db),
+            "index",
+            "evm",
+            "--rpc",
+            url,
+            "--chain",
+            "local",
+            "--confirmations",
+            "0",
+            "--token",
+            f"USDT={s.usdt}",
+            "--db",
+            str(db),
         )
     assert done.returncode == 0, done.stderr
     assert secret not in done.stdout + done.stderr
@@ -119,7 +145,9 @@ def _dump(db):
         con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
         for t in ("blocks", "token_transfers", "native_transfers")
     ]
-    out.append(con.execute("SELECT stream, first_block, last_block FROM checkpoints ORDER BY 1").fetchall())
+    out.append(
+        con.execute("SELECT stream, first_block, last_block FROM checkpoints ORDER BY 1").fetchall()
+    )
     con.close()
     return out
 
@@ -130,8 +158,20 @@ def test_sigkill_at_random_moments_then_rerun_loses_and_duplicates_nothing(anvil
         chain.mine(150)
         seed_scenario(chain)
     args = [
-        "index", "evm", "--rpc", anvil.url, "--chain", "local", "--confirmations", "0",
-        "--token", f"USDT={s.usdt}:6", "--token", f"USDC={s.usdc}:6", "--batch-blocks", "7",
+        "index",
+        "evm",
+        "--rpc",
+        anvil.url,
+        "--chain",
+        "local",
+        "--confirmations",
+        "0",
+        "--token",
+        f"USDT={s.usdt}:6",
+        "--token",
+        f"USDC={s.usdc}:6",
+        "--batch-blocks",
+        "7",
     ]
     reference = tmp_path / "ref.duckdb"
     assert run_cli(*args, "--db", str(reference)).returncode == 0
@@ -141,8 +181,10 @@ def test_sigkill_at_random_moments_then_rerun_loses_and_duplicates_nothing(anvil
     for _ in range(5):
         proc = subprocess.Popen(
             [sys.executable, "-m", "exposure", *args, "--db", str(db)],
-            cwd=REPO, env={**os.environ, "CI": "true"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=REPO,
+            env={**os.environ, "CI": "true"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(rng.uniform(0.8, 2.0))
         if proc.poll() is None:

@@ -19,7 +19,10 @@ def test_db_path_prefers_the_option_then_the_environment_then_the_default(monkey
     ("url", "secret"),
     [
         ("https://user:hunter2@node.example/rpc", "hunter2"),
-        ("https://mainnet.infura.io/v3/9aa3d95b3bc440fa88ea12eaa4456161", "9aa3d95b3bc440fa88ea12eaa4456161"),
+        (
+            "https://mainnet.infura.io/v3/9aa3d95b3bc440fa88ea12eaa4456161",
+            "9aa3d95b3bc440fa88ea12eaa4456161",
+        ),
         ("https://eth-mainnet.g.alchemy.com/v2/Xy-Z_abcdefghijklmnop", "Xy-Z_abcdefghijklmnop"),
         ("https://rpc.example/?apikey=topsecretvalue", "topsecretvalue"),
         ("http://127.0.0.1:8545/?token=s3", "s3"),

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
-from exposure.devchain import Anvil, DevChain, Scenario, seed_scenario
-from exposure.domain import ChainSpec, Token
-from exposure.errors import InputError, RpcError
 from exposure.indexers.evm import IndexSettings, index_evm
 from exposure.indexers.rpc import RpcClient
+
+from exposure.devchain import DevChain, Scenario, seed_scenario
+from exposure.domain import ChainSpec, Token
+from exposure.errors import InputError, RpcError
 from exposure.store import connect
 from tests.proxy import ProxyRules, RpcProxy
 
@@ -30,7 +30,9 @@ def run_index(url, db, s: Scenario, **settings):
     try:
         opts = {"confirmations": 0, **settings}
         return index_evm(
-            con, RpcClient(url, retries=1, backoff=0.01), chain=spec_for(s),
+            con,
+            RpcClient(url, retries=1, backoff=0.01),
+            chain=spec_for(s),
             settings=IndexSettings(**opts),
         )
     finally:
@@ -105,7 +107,8 @@ def test_the_max_uint256_transfer_is_kept_exactly_and_zero_value_too(anvil, scen
     con = connect(db)
     big = con.execute(
         "SELECT amount_raw, amount, CAST(amount_raw_big AS VARCHAR) FROM transfers "
-        "WHERE tx_hash = ?", [scenario.max_value_transfer_tx],
+        "WHERE tx_hash = ?",
+        [scenario.max_value_transfer_tx],
     ).fetchall()
     con.close()
     assert big[0][0] is None and big[0][2] == str(2**256 - 1)
@@ -150,7 +153,10 @@ def test_without_tracing_logs_and_successful_transaction_values_are_still_indexe
     con = connect(db)
     with RpcProxy(anvil.url, rules) as proxy:
         result = index_evm(
-            con, proxy.url, chain=spec_for(scenario), settings=IndexSettings(confirmations=0),
+            con,
+            proxy.url,
+            chain=spec_for(scenario),
+            settings=IndexSettings(confirmations=0),
             on_progress=lambda p: p.message and messages.append(p.message),
         )
     con.close()
@@ -165,7 +171,11 @@ def test_a_range_without_transfers_commits_blocks_and_no_rows(anvil, scenario, t
     empty = scenario.empty_blocks[0]
     con = connect(db)
     result = index_evm(
-        con, anvil.url, chain=spec_for(scenario), from_block=empty, to_block=empty,
+        con,
+        anvil.url,
+        chain=spec_for(scenario),
+        from_block=empty,
+        to_block=empty,
         settings=IndexSettings(confirmations=0),
     )
     con.close()
@@ -183,8 +193,13 @@ def test_a_rerun_is_a_no_op_and_reindexing_a_range_leaves_the_same_rows(anvil, s
     again = run_index(anvil.url, db, scenario)
     assert again.up_to_date and again.blocks == 0
     con = connect(db)
-    index_evm(con, anvil.url, chain=spec_for(scenario), from_block=0,
-              settings=IndexSettings(confirmations=0, max_native_blocks=7))
+    index_evm(
+        con,
+        anvil.url,
+        chain=spec_for(scenario),
+        from_block=0,
+        settings=IndexSettings(confirmations=0, max_native_blocks=7),
+    )
     con.close()
     assert all_rows(db) == before
 
@@ -207,11 +222,21 @@ def test_only_blocks_confirmations_deep_are_indexed(anvil, scenario, tmp_path):
 def test_a_range_that_would_leave_a_gap_is_refused(anvil, scenario, tmp_path):
     db = tmp_path / "x.duckdb"
     con = connect(db)
-    index_evm(con, anvil.url, chain=spec_for(scenario), to_block=5,
-              settings=IndexSettings(confirmations=0))
+    index_evm(
+        con,
+        anvil.url,
+        chain=spec_for(scenario),
+        to_block=5,
+        settings=IndexSettings(confirmations=0),
+    )
     with pytest.raises(InputError, match="would leave a gap"):
-        index_evm(con, anvil.url, chain=spec_for(scenario), from_block=20,
-                  settings=IndexSettings(confirmations=0))
+        index_evm(
+            con,
+            anvil.url,
+            chain=spec_for(scenario),
+            from_block=20,
+            settings=IndexSettings(confirmations=0),
+        )
     con.close()
 
 
@@ -231,8 +256,9 @@ def test_a_reorg_rolls_back_to_the_common_ancestor_and_reindexes(anvil, chain, t
     snap = chain.snapshot()
     second = seed_scenario(chain)  # the branch that will be abandoned
     db = tmp_path / "x.duckdb"
-    spec = ChainSpec("devchain", None, "ETH", 18, (
-        Token("USDT", first.usdt, 6), Token("USDT2", second.usdt, 6)))
+    spec = ChainSpec(
+        "devchain", None, "ETH", 18, (Token("USDT", first.usdt, 6), Token("USDT2", second.usdt, 6))
+    )
     con = connect(db)
     index_evm(con, anvil.url, chain=spec, settings=IndexSettings(confirmations=0))
     old_hashes = dict(con.execute("SELECT number, hash FROM blocks").fetchall())
@@ -282,16 +308,18 @@ def test_a_node_that_dies_mid_run_fails_naming_the_blocks_and_keeps_committed_wo
 
     with pytest.raises(RpcError, match=r"blocks \d+-\d+") as info:
         index_evm(
-            con, RpcClient(anvil.url, retries=2, backoff=0.01), chain=spec_for(s),
+            con,
+            RpcClient(anvil.url, retries=2, backoff=0.01),
+            chain=spec_for(s),
             settings=IndexSettings(confirmations=0, max_native_blocks=50),
             on_progress=kill_after_two,
         )
     assert info.value.block_range is not None
     checkpoint = con.execute("SELECT min(last_block) FROM checkpoints").fetchall()[0][0]
     assert checkpoint == batches[-1]
-    above = con.execute(
-        "SELECT count(*) FROM blocks WHERE number > ?", [checkpoint]
-    ).fetchall()[0][0]
+    above = con.execute("SELECT count(*) FROM blocks WHERE number > ?", [checkpoint]).fetchall()[0][
+        0
+    ]
     con.close()
     assert above == 0
 
@@ -318,6 +346,6 @@ def test_after_the_node_comes_back_a_rerun_completes_with_nothing_lost_or_duplic
     with RpcProxy(anvil.url, ProxyRules(intercept=maybe_down)) as proxy:
         with pytest.raises(RpcError, match="HTTP 503"):
             run_index(proxy.url, db, s, max_native_blocks=40)
-        down["on"], calls["n"] = False, -10**9
+        down["on"], calls["n"] = False, -(10**9)
         run_index(proxy.url, db, s, max_native_blocks=40)
     assert all_rows(db) == all_rows(reference)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from exposure.indexers.evm import TRANSFER_TOPIC, decode_transfer_logs, erc20_transfer_mask
 from hypothesis import given
 from hypothesis import strategies as st
-
-from exposure.indexers.evm import TRANSFER_TOPIC, decode_transfer_logs, erc20_transfer_mask
 
 TOKEN = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 ALICE = "0x" + "a1" * 20
@@ -60,8 +59,14 @@ def test_an_erc721_transfer_with_four_topics_is_not_an_erc20_transfer():
 
 
 def test_other_events_malformed_data_and_removed_logs_are_dropped():
-    approval = log(5, topics=["0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925",
-                              word(ALICE), word(BOB)])
+    approval = log(
+        5,
+        topics=[
+            "0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925",
+            word(ALICE),
+            word(BOB),
+        ],
+    )
     short = log(5, data="0x1234")
     gone = log(5, removed=True)
     assert decode_transfer_logs([approval, short, gone, log(9, index=3)]).num_rows == 1

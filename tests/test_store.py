@@ -13,7 +13,9 @@ from exposure.store.migrations import current_version
 def test_new_store_is_created_at_the_current_schema_version(tmp_path):
     con = connect(tmp_path / "new.duckdb")
     assert current_version(con) == SCHEMA_VERSION
-    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
     assert {"blocks", "token_transfers", "native_transfers", "checkpoints", "transfers"} <= tables
     con.close()
 
@@ -57,10 +59,14 @@ def test_a_second_writer_is_told_the_database_is_being_written(tmp_path):
     import sys
 
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); "
-         "time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(path)!r}); print('ok', flush=True); "
+            "time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ok"
