@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from exposure.indexers.evm import IndexSettings, index_evm
-from exposure.indexers.rpc import RpcClient
 
 from exposure.devchain import DevChain, Scenario, seed_scenario
 from exposure.domain import ChainSpec, Token
 from exposure.errors import InputError, RpcError
+from exposure.indexers.evm import IndexSettings, index_evm
+from exposure.indexers.rpc import RpcClient
 from exposure.store import connect
 from tests.proxy import ProxyRules, RpcProxy
 

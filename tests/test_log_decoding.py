@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from exposure.indexers.evm import TRANSFER_TOPIC, decode_transfer_logs, erc20_transfer_mask
 from hypothesis import given
 from hypothesis import strategies as st
+
+from exposure.indexers.evm import TRANSFER_TOPIC, decode_transfer_logs, erc20_transfer_mask
 
 TOKEN = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 ALICE = "0x" + "a1" * 20
