@@ -1,14 +1,27 @@
-"""Address validation and normalisation: lowercase inside, EIP-55 on output."""
+"""Address validation and normalisation for every chain the project knows.
+
+EVM: lowercase inside, EIP-55 on output, a mixed-case address must pass its checksum.
+Bitcoin: base58check / bech32 / bech32m via bitcoinlib, kept as encoded.
+Tron: base58check with the 0x41 prefix (``T...``).
+"""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from eth_utils import to_checksum_address
 
 from .errors import InputError
 
 _HEX40 = re.compile(r"0x[0-9a-fA-F]{40}")
+_TRON = re.compile(r"T[1-9A-HJ-NP-Za-km-z]{33}")
+
+#: Chains whose addresses are 20-byte EVM hex.
+EVM_CHAINS = frozenset(
+    {"ethereum", "bsc", "polygon", "arbitrum", "optimism", "base", "avalanche", "devchain", "local"}
+)
 
 
 def normalize_evm(address: str) -> str:
@@ -28,3 +41,61 @@ def normalize_evm(address: str) -> str:
 def checksum(address: str) -> str:
     """EIP-55 form of a lowercase EVM address, for output."""
     return to_checksum_address(address)
+
+
+def _bitcoinlib():  # imported lazily: 1 s to import, and it writes a data folder
+    os.environ.setdefault(
+        "BCL_DATA_DIR",
+        str(
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+            / "exposure"
+            / "bitcoinlib"
+        ),
+    )
+    from bitcoinlib import encoding, keys
+
+    return keys, encoding
+
+
+def normalize_bitcoin(address: str, network: str = "bitcoin") -> str:
+    """A validated Bitcoin address (base58check, bech32 or bech32m), as encoded."""
+    text = address.strip()
+    if not text or len(text) > 100 or not text.isascii() or not text.isalnum():
+        raise InputError(f"not a Bitcoin address: {address!r}")
+    keys, _ = _bitcoinlib()
+    try:
+        decoded = keys.deserialize_address(text, network=network)
+    except Exception:
+        raise InputError(
+            f"not a valid Bitcoin address (bad checksum or format): {address!r}"
+        ) from None
+    if decoded.get("network") not in (network, None) and network not in decoded.get("networks", ()):
+        raise InputError(f"{address!r} is an address of {decoded.get('network')}, not {network}")
+    return text if text[:3].lower() not in ("bc1", "tb1", "bcr") else text.lower()
+
+
+def normalize_tron(address: str) -> str:
+    """A validated Tron address (``T`` + base58check of 0x41 and 20 bytes)."""
+    text = address.strip()
+    if not _TRON.fullmatch(text):
+        raise InputError(f"not a Tron address (T and 33 base58 characters): {address!r}")
+    _, encoding = _bitcoinlib()
+    try:  # checks the base58check checksum; a 25-byte payload starting 0x41 encodes as T...
+        encoding.addr_base58_to_pubkeyhash(text, as_hex=True)
+    except Exception:
+        raise InputError(f"Tron address fails its checksum: {address!r}") from None
+    return text
+
+
+def normalize(chain: str, address: str) -> str:
+    """Validate and normalise ``address`` for ``chain``; unknown chains are only trimmed."""
+    if chain in EVM_CHAINS or chain.startswith("evm:"):
+        return normalize_evm(address)
+    if chain == "bitcoin":
+        return normalize_bitcoin(address)
+    if chain == "tron":
+        return normalize_tron(address)
+    text = address.strip()
+    if not text or len(text) > 200 or any(c.isspace() for c in text):
+        raise InputError(f"not an address: {address!r}")
+    return text

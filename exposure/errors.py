@@ -52,3 +52,13 @@ class DataError(ExposureError):
     """The chain's data contradicts what the store holds in a way we refuse to guess about."""
 
     exit_code = 6
+
+
+class LabelPackError(InputError):
+    """Label packs are malformed; ``problems`` lists every ``path:line: field: problem``."""
+
+    def __init__(self, problems: list[object]) -> None:
+        self.problems = problems
+        shown = "; ".join(str(p) for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"{len(problems)} problem(s) in label packs: {shown}{more}")

@@ -376,7 +376,9 @@ def test_nested_call_tree_depth(chain: DevChain, scenario: Scenario) -> None:
     (middle,) = trace["calls"]
     assert middle["to"] == scenario.forwarder_b
     assert [leaf["to"] for leaf in middle["calls"]] == list(scenario.fresh_addresses[3:5])
-    flat = [t for t in chain.trace_block(_int(chain.receipt(scenario.nested_tx)["blockNumber"]))]
+    receipt = chain.receipt(scenario.nested_tx)
+    assert receipt is not None
+    flat = chain.trace_block(_int(receipt["blockNumber"]))
     assert [t["traceAddress"] for t in flat] == [[], [0], [0, 0], [0, 1]]
 
 

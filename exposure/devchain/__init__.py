@@ -4,11 +4,12 @@ Used by the tests, the benchmarks and the demo. Three layers:
 
 * :func:`find_anvil` and :class:`Anvil` locate and run the ``anvil`` binary (from Foundry; the npm
   package ``@foundry-rs/anvil`` ships it) on ``127.0.0.1`` and a free port.
-* :class:`DevChain` is a thin JSON-RPC client (``requests``) for any running node: calls, batches,
-  deployments of the contracts compiled in ``contracts/artifacts.json``, and :meth:`DevChain.send_many`,
-  which plays thousands of transactions per second.
-* :func:`seed_scenario` plays a fixed, varied history and returns a :class:`Scenario` listing exactly
-  what must be found on chain; :func:`seed_many_transfers` produces large numbers of Transfer logs.
+* :class:`DevChain` is a thin JSON-RPC client (``requests``) for any running node: calls,
+  batches, deployments of the contracts compiled in ``contracts/artifacts.json``, and
+  :meth:`DevChain.send_many`, which plays thousands of transactions per second.
+* :func:`seed_scenario` plays a fixed, varied history and returns a :class:`Scenario` listing
+  exactly what must be found on chain; :func:`seed_many_transfers` produces large numbers of
+  Transfer logs.
 
 Transactions are sent with ``eth_sendTransaction`` from anvil's unlocked, funded accounts.
 Addresses and hashes returned by this module are lowercase ``0x`` hex strings.
@@ -16,6 +17,7 @@ Addresses and hashes returned by this module are lowercase ``0x`` hex strings.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -36,7 +38,7 @@ from typing import IO, Any
 import requests
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector
+from eth_utils import function_signature_to_4byte_selector, keccak
 
 __all__ = [
     "ARTIFACTS_PATH",
@@ -71,8 +73,9 @@ ZERO_ADDRESS = "0x" + "00" * 20
 
 _ETHER = 10**18
 _INSTALL_HINT = (
-    "anvil (Foundry's local Ethereum node) was not found. Install it with `npm ci` in the repository "
-    "(or `npm install @foundry-rs/anvil`), put `anvil` on PATH, or set EXPOSURE_ANVIL to the binary."
+    "anvil (Foundry's local Ethereum node) was not found. Install it with `npm ci` in the "
+    "repository (or `npm install @foundry-rs/anvil`), put `anvil` on PATH, or set EXPOSURE_ANVIL "
+    "to the binary."
 )
 
 
@@ -115,8 +118,9 @@ def _native_anvil(path: str) -> str:
     """Return the native binary behind the npm wrapper ``node_modules/.bin/anvil``, if it is one.
 
     The npm package's ``bin.mjs`` is a Node script that spawns the real binary from the platform
-    package ``@foundry-rs/anvil-<os>-<arch>``; running that binary directly saves Node's start-up and
-    leaves no grandchild behind when the process is killed. Any other path is returned unchanged.
+    package ``@foundry-rs/anvil-<os>-<arch>``; running that binary directly saves Node's start-up
+    and leaves no grandchild behind when the process is killed. Any other path is returned
+    unchanged.
     """
     real = Path(path).resolve()
     if real.name != "bin.mjs" or real.parent.parent.name != "@foundry-rs":
@@ -140,9 +144,9 @@ def find_anvil() -> str:
     """Return the path of an ``anvil`` executable.
 
     Looked up in order: the environment variable ``EXPOSURE_ANVIL``; ``anvil`` on ``PATH``;
-    ``node_modules/.bin/anvil`` in the current directory or any parent; the same under the repository
-    root (the parent of the ``exposure`` package). When the hit is the npm wrapper script, the native
-    binary it would launch is returned instead (if present).
+    ``node_modules/.bin/anvil`` in the current directory or any parent; the same under the
+    repository root (the parent of the ``exposure`` package). When the hit is the npm wrapper
+    script, the native binary it would launch is returned instead (if present).
 
     Raises:
         FileNotFoundError: if none is found (the message says how to install it), or if
@@ -191,10 +195,8 @@ def _finalize_process(process: subprocess.Popen[bytes]) -> None:
     """Last-resort clean-up (garbage collection or interpreter exit): never leave anvil running."""
     if process.poll() is None:
         _signal_group(process, signal.SIGKILL)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 class Anvil:
@@ -277,18 +279,19 @@ class Anvil:
             "--silent",
             *self.extra_args,
         ]
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop()/kill())
         self.process = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
-            start_new_session=True,  # its own process group: stop()/kill() reach any child (npm wrapper)
+            # Its own process group, so that stop()/kill() also reach a child (the npm wrapper's).
+            start_new_session=True,
         )
         self._finalizer = weakref.finalize(self, _finalize_process, self.process)
         deadline = time.monotonic() + self.startup_timeout
         session = requests.Session()
-        payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+        payload: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
         try:
             while True:
                 if self.process.poll() is not None:
@@ -307,7 +310,8 @@ class Anvil:
                 if time.monotonic() > deadline:
                     self.kill()
                     raise TimeoutError(
-                        f"anvil did not answer eth_chainId on {self.url} within {self.startup_timeout:g} s"
+                        f"anvil did not answer eth_chainId on {self.url} "
+                        f"within {self.startup_timeout:g} s"
                     )
                 time.sleep(0.02)
         finally:
@@ -434,7 +438,7 @@ def _lower_addresses(value: Any) -> Any:
 
 
 def encode_call(signature: str, *args: Any) -> str:
-    """ABI-encode a call: ``encode_call("transfer(address,uint256)", to, 5)`` -> ``"0xa9059cbb..."``.
+    """ABI-encode a call: ``encode_call("transfer(address,uint256)", to, 5)`` -> ``"0xa9059cbb.."``.
 
     Return types in cast style (``"f(uint256)(bool)"``) are accepted and ignored.
     """
@@ -452,7 +456,7 @@ def decode_output(types: Sequence[str], data: str | bytes) -> tuple[Any, ...]:
 
 
 def _encode_batch_transfer(recipients: Sequence[str], amounts: Sequence[int]) -> str:
-    """Fast hand-made ABI encoding of ``batchTransfer(address[],uint256[])`` (no eth_abi per item)."""
+    """Hand-made (fast) ABI encoding of ``batchTransfer(address[],uint256[])``."""
     n = len(recipients)
     words = [
         "0000000000000000000000000000000000000000000000000000000000000040",
@@ -720,7 +724,7 @@ class DevChain:
     # ---- mining and state control (anvil / hardhat "evm_" methods) -----------------------------
 
     def mine(self, n: int = 1) -> int:
-        """Mine ``n`` blocks (empty unless transactions are pending); return the new block number."""
+        """Mine ``n`` blocks (empty unless transactions are pending); return the block number."""
         if n < 0:
             raise ValueError("n must be >= 0")
         if n:
@@ -777,9 +781,9 @@ class DevChain:
         """``eth_sendTransaction`` (ints are hex-encoded for you); return the tx hash.
 
         With automine on (anvil's default) this waits until the transaction is mined; then, if
-        ``expect_success``, a status-0 receipt raises :class:`TransactionFailed`. Without an explicit
-        ``gas`` the node estimates it, and a transaction that would revert is refused with an
-        :class:`RpcError`: give ``gas`` to get a failed transaction mined.
+        ``expect_success``, a status-0 receipt raises :class:`TransactionFailed`. Without an
+        explicit ``gas``, anvil does not estimate: it gives the transaction the whole block gas
+        limit, so a failing transaction is still mined (status 0).
         """
         payload = _hexify_tx(tx)
         payload.setdefault("from", self.accounts[0])
@@ -792,8 +796,9 @@ class DevChain:
     def wait_for_receipt(self, tx_hash: str, timeout: float = 60.0) -> dict[str, Any]:
         """Poll ``eth_getTransactionReceipt`` until the transaction is mined.
 
-        anvil's automine is asynchronous: ``eth_sendTransaction`` answers before the block exists (on a
-        big state, mining a block takes a tenth of a second or more), so read receipts through this.
+        anvil's automine is asynchronous: ``eth_sendTransaction`` answers before the block exists
+        (on a big state, mining a block takes a tenth of a second or more), so read receipts
+        through this.
 
         Raises:
             TimeoutError: not mined within ``timeout`` seconds.
@@ -819,7 +824,10 @@ class DevChain:
         gas: int | None = None,
         expect_success: bool = True,
     ) -> str:
-        """Send a function call as a transaction: ``chain.transact(token, "transfer(address,uint256)", a, 5)``."""
+        """Send a function call as a transaction.
+
+        ``chain.transact(token, "transfer(address,uint256)", to, 5, sender=a)``; see :meth:`send`.
+        """
         tx: dict[str, Any] = {
             "from": self._sender(sender),
             "to": to.lower(),
@@ -898,18 +906,20 @@ class DevChain:
         counted up in list order, unless a transaction gives its own) and explicit gas, then
         ``evm_mine`` until the pool is empty, then automine back as it was. While mining, the next
         block's base fee is held at the current one, so full blocks cannot price the rest of the
-        queue out. Blocks are filled up to the block gas limit, so several transactions share a block.
+        queue out. Blocks are filled up to the block gas limit, so transactions share blocks.
 
         Args:
             txs: transaction dicts (``from`` defaults to the first account; ints are fine).
-            default_gas: gas for transactions that give none; without it such a transaction is an error.
+            default_gas: gas for transactions that give none (else such a transaction is an
+                error).
             batch_size: transactions per JSON-RPC batch.
-            check_status: fetch all receipts afterwards and raise :class:`TransactionFailed` on status 0.
+            check_status: fetch all receipts afterwards and raise :class:`TransactionFailed` on
+                status 0.
 
         Raises:
             ValueError: a transaction has no gas and there is no ``default_gas``.
-            DevChainError: the node refused some transactions (the accepted ones are still mined), or
-                the pool did not drain.
+            DevChainError: the node refused some transactions (the accepted ones are still
+                mined), or the pool did not drain.
         """
         if not txs:
             return []
@@ -979,7 +989,8 @@ class DevChain:
             now_pending, now_queued = self._pool_size()
             if (now_pending, now_queued) == (pending, queued):
                 raise DevChainError(
-                    f"the transaction pool does not drain ({now_pending} pending, {now_queued} queued): "
+                    f"the transaction pool does not drain ({now_pending} pending, "
+                    f"{now_queued} queued): "
                     "a nonce gap, a fee below the base fee, or gas above the block gas limit?"
                 )
             pending, queued = now_pending, now_queued
@@ -1018,7 +1029,7 @@ class NftTransfer:
 
 @dataclass(frozen=True)
 class NativeTransfer:
-    """One ETH value transfer that happened: ``value > 0``, in a successful call frame and transaction.
+    """One ETH value transfer that took effect: ``value > 0``, in a successful frame and tx.
 
     ``internal`` is False for the transaction's own value (depth 0) and True for value moved by a
     contract's message call (depth 1 = a call made by the called contract, 2 = one level deeper).
@@ -1038,10 +1049,10 @@ class Scenario:
     """What :func:`seed_scenario` created: the exact rows an indexer must find in its block range.
 
     ``token_transfers`` holds every ERC-20 Transfer log of the scenario (mints included), ordered by
-    (block, log index). ``native_transfers`` holds every ETH movement that took effect, in execution
-    order; not listed: zero-value calls, the reverted transaction (``reverted_tx``: its own value and its
-    internal transfer), the failed internal call of ``failed_internal_tx`` (its transaction succeeded,
-    and its top-level value to the Forwarder *is* listed), and gas fees.
+    (block, log index). ``native_transfers`` holds every ETH movement that took effect, in
+    execution order; not listed: zero-value calls, the reverted transaction (``reverted_tx``: its
+    own value and its internal transfer), the failed internal call of ``failed_internal_tx`` (its
+    transaction succeeded, and its top-level value to the Forwarder *is* listed), and gas fees.
     """
 
     chain_id: int
@@ -1084,15 +1095,13 @@ class Scenario:
 
 
 def _fresh_address(label: str) -> str:
-    from eth_utils import keccak
-
     return "0x" + keccak(text=f"exposure-devchain:{label}")[-20:].hex()
 
 
 def _expect_token_logs(
     receipt: Mapping[str, Any], token: str, expected: Sequence[tuple[str, str, int]]
 ) -> list[TokenTransfer]:
-    """Match a receipt's ERC-20 Transfer logs of ``token`` against the intended (from, to, value)s."""
+    """Match a receipt's ERC-20 Transfer logs of ``token`` against the intended ones."""
     logs = [
         log
         for log in receipt["logs"]
@@ -1127,12 +1136,13 @@ def seed_scenario(chain: DevChain) -> Scenario:
 
     Phases, with empty blocks mined between them: deployments (two 6-decimal TestTokens "USDT" and
     "USDC", a TestNFT, two Forwarders); mints; ordinary transfers between funded accounts and fresh
-    addresses, a transfer of 0, a self-transfer, an approve + transferFrom by a third party; one block
-    holding several transactions from several senders (log indexes run across transactions); a mint
+    addresses, a transfer of 0, a self-transfer, an approve + transferFrom by a third party; one
+    block holding several transactions from several senders (log indexes run across them); a mint
     of 2**256-1 and its transfer onward; NFT mints and transfers (4-topic Transfer logs); plain ETH
-    transfers, one to a contract; internal ETH transfers through a Forwarder (with a zero-value call
-    among them) and through two Forwarders (depth 2); a reverted ETH-carrying transaction whose
-    internal transfer did not happen; a successful transaction whose internal transfer failed.
+    transfers, one to a contract; internal ETH transfers through a Forwarder (with a zero-value
+    call among them) and through two Forwarders (depth 2); a reverted ETH-carrying transaction
+    whose internal transfer did not happen; a successful transaction whose internal transfer
+    failed.
 
     Every Transfer log is checked against what was intended while playing. It can be run more than
     once on the same chain (new contracts each time). Uses accounts 0-9 of the node.
@@ -1261,7 +1271,8 @@ def seed_scenario(chain: DevChain) -> Scenario:
     multi_tx_block = blocks.pop()
     mine_empty(1)
 
-    # Phase 5: a mint of 2**256-1 (a[5] holds no USDT yet) and its transfer onward to a fresh address.
+    # Phase 5: a mint of 2**256-1 (a[5] holds no USDT yet) and its transfer onward to a fresh
+    # address.
     max_value_mint_tx = token_tx(
         usdt, deployer, mint, a[5], MAX_UINT256, expect=[(zero, a[5], MAX_UINT256)]
     )
@@ -1296,7 +1307,8 @@ def seed_scenario(chain: DevChain) -> Scenario:
         )
         if found != (from_address, to_address, token_id):
             raise DevChainError(
-                f"NFT transaction {tx_hash}: expected {(from_address, to_address, token_id)}, found {found}"
+                f"NFT transaction {tx_hash}: expected "
+                f"{(from_address, to_address, token_id)}, found {found}"
             )
         nft_transfers.append(
             NftTransfer(
@@ -1421,10 +1433,10 @@ def seed_many_transfers(
     afterwards that every transfer took effect.
 
     anvil spends time proportional to the size of the whole state on every block it mines (about
-    0.15 s per block once 100,000 balances exist), so many small blocks make big seedings slow. With
-    ``logs_per_block`` (default 5,000) the block gas limit is raised while seeding so that blocks hold
-    about that many logs, and put back afterwards; ``None`` keeps the node's gas limit (30M gas: about
-    1,100 logs per block; 200,000 logs then take about 45 s instead of about 10 s).
+    0.15 s per block once 100,000 balances exist), so many small blocks make big seedings slow.
+    With ``logs_per_block`` (default 5,000) the block gas limit is raised while seeding so that
+    blocks hold about that many logs, and put back afterwards; ``None`` keeps the node's gas limit
+    (30M gas: about 1,100 logs per block; 200,000 logs then take about 45 s instead of 10 s).
     """
     if n_logs <= 0:
         return chain.block_number()
@@ -1445,7 +1457,7 @@ def seed_many_transfers(
     chunks = [
         (recipients[i : i + per_tx], values[i : i + per_tx]) for i in range(0, n_transfers, per_tx)
     ]
-    # All recipients are fresh (new storage slots), so the first chunk's gas is a good guide for all.
+    # All recipients are fresh (new storage slots): the first chunk's gas is a good guide for all.
     estimate = _to_int(
         chain.rpc(
             "eth_estimateGas",
@@ -1475,6 +1487,7 @@ def seed_many_transfers(
     balance_after = chain.token_balance(token, owner)
     if balance_after != balance_before:
         raise DevChainError(
-            f"seed_many_transfers: {token} owner balance {balance_after} != {balance_before}: some batches failed"
+            f"seed_many_transfers: {token} owner balance {balance_after} != {balance_before}: "
+            "some batches failed"
         )
     return chain.block_number()

@@ -131,4 +131,95 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        "label packs, actors, tags, derived address categories, best-tag views",
+        (
+            """CREATE TABLE label_packs (
+                pack_id VARCHAR PRIMARY KEY,
+                name VARCHAR NOT NULL,
+                path VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,
+                title VARCHAR NOT NULL,
+                creator VARCHAR NOT NULL,
+                sha256 VARCHAR NOT NULL,
+                lastmod DATE,
+                shipped BOOLEAN NOT NULL,
+                is_demo BOOLEAN NOT NULL,
+                tags INTEGER NOT NULL,
+                actors INTEGER NOT NULL,
+                loaded_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE actors (
+                pack_id VARCHAR NOT NULL,
+                actor_id VARCHAR NOT NULL,
+                label VARCHAR NOT NULL,
+                uri VARCHAR,
+                categories VARCHAR[] NOT NULL,
+                jurisdictions VARCHAR[] NOT NULL,
+                serves_mainland VARCHAR NOT NULL,
+                rwa VARCHAR,
+                stablecoin VARCHAR,
+                evidence VARCHAR,
+                as_of DATE,
+                grade VARCHAR,
+                licence VARCHAR,
+                context VARCHAR,
+                line INTEGER NOT NULL
+            )""",
+            "CREATE SEQUENCE tag_ids START 1",
+            """CREATE TABLE tags (
+                tag_id BIGINT NOT NULL,
+                pack_id VARCHAR NOT NULL,
+                chain VARCHAR NOT NULL,
+                address VARCHAR NOT NULL,
+                label VARCHAR NOT NULL,
+                source VARCHAR NOT NULL,
+                confidence VARCHAR NOT NULL,
+                confidence_level INTEGER NOT NULL,
+                category VARCHAR,
+                concepts VARCHAR[] NOT NULL,
+                actor VARCHAR,
+                lastmod DATE,
+                serves_mainland VARCHAR,
+                rwa VARCHAR,
+                stablecoin VARCHAR,
+                context VARCHAR,
+                line INTEGER NOT NULL
+            )""",
+            """CREATE TABLE address_categories (
+                chain VARCHAR NOT NULL,
+                address VARCHAR NOT NULL,
+                category VARCHAR NOT NULL,
+                tag_id BIGINT NOT NULL
+            )""",
+            # One actor per id: a pack that states attributes beats one that does not, a user's
+            # pack beats a shipped one, then the newest load.
+            """CREATE VIEW actor_best AS
+            SELECT * EXCLUDE (rn) FROM (
+                SELECT a.*, p.title AS pack_title, p.shipped,
+                       row_number() OVER (
+                           PARTITION BY a.actor_id
+                           ORDER BY (a.serves_mainland <> 'unknown' OR a.rwa IS NOT NULL
+                                     OR a.stablecoin IS NOT NULL) DESC,
+                                    p.shipped ASC, p.loaded_at DESC, a.pack_id
+                       ) AS rn
+                FROM actors a JOIN label_packs p USING (pack_id)
+            ) WHERE rn = 1""",
+            # The best tag per address: highest confidence, then newest, then a stable order.
+            """CREATE VIEW best_tags AS
+            SELECT * EXCLUDE (rn) FROM (
+                SELECT t.*, p.title AS pack_title, p.name AS pack_name, p.shipped, p.is_demo,
+                       row_number() OVER (
+                           PARTITION BY t.chain, t.address
+                           ORDER BY t.confidence_level DESC, t.lastmod DESC NULLS LAST,
+                                    p.shipped ASC, t.tag_id
+                       ) AS rn
+                FROM tags t JOIN label_packs p USING (pack_id)
+            ) WHERE rn = 1""",
+        ),
+    ),
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

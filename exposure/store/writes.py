@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..domain import ChainSpec, Token
+from ..domain import ChainSpec, LabelPack, Token
 from .connect import transaction
 
 
@@ -157,3 +157,86 @@ def record_run(
             "INSERT INTO index_runs VALUES (?, ?, ?, ?, ?, ?, ?, now())",
             [chain, source, node_chain_id, tracing, from_block, to_block, reorgs],
         )
+
+
+def replace_label_pack(
+    con: duckdb.DuckDBPyConnection,
+    pack: LabelPack,
+    *,
+    pack_id: str,
+    shipped: bool,
+    tags: pa.Table | None,
+    actors: pa.Table | None,
+) -> None:
+    """Replace every row of ``pack_id`` with this version of the pack, in one transaction.
+
+    ``tags``/``actors`` are column batches with the ``tags``/``actors`` table columns after
+    ``tag_id, pack_id`` (resp. ``pack_id``), in order.
+    """
+    with transaction(con):
+        con.execute("DELETE FROM tags WHERE pack_id = ?", [pack_id])
+        con.execute("DELETE FROM actors WHERE pack_id = ?", [pack_id])
+        con.execute("DELETE FROM label_packs WHERE pack_id = ?", [pack_id])
+        con.execute(
+            "INSERT INTO label_packs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [
+                pack_id,
+                pack.name,
+                pack.path,
+                pack.kind,
+                pack.title,
+                pack.creator,
+                pack.sha256,
+                pack.lastmod,
+                shipped,
+                pack.is_demo,
+                tags.num_rows if tags is not None else 0,
+                actors.num_rows if actors is not None else 0,
+            ],
+        )
+        if tags is not None and tags.num_rows:
+            con.register("_pack_tags", tags)
+            con.execute(
+                "INSERT INTO tags SELECT nextval('tag_ids'), ?, * FROM _pack_tags", [pack_id]
+            )
+            con.unregister("_pack_tags")
+        if actors is not None and actors.num_rows:
+            con.register("_pack_actors", actors)
+            con.execute("INSERT INTO actors SELECT ?, * FROM _pack_actors", [pack_id])
+            con.unregister("_pack_actors")
+
+
+def replace_address_categories(con: duckdb.DuckDBPyConnection, rules: pa.Table) -> None:
+    """Rebuild ``address_categories`` from the tags and a category rule table.
+
+    ``rules`` maps each distinct tag signature ``(category, concepts, actor, serves_mainland,
+    rwa, stablecoin)`` (as the string ``sig``) to the screening categories it yields
+    (column ``categories``, a list). For every address and category the best supporting tag
+    (confidence, then newest, then id) is kept.
+    """
+    with transaction(con):
+        con.register("_rules", rules)
+        con.execute("DELETE FROM address_categories")
+        con.execute(
+            """INSERT INTO address_categories
+            SELECT chain, address, category, tag_id FROM (
+                SELECT t.chain, t.address, unnest(r.categories) AS category, t.tag_id,
+                       t.confidence_level, t.lastmod
+                FROM tags t JOIN _rules r ON r.sig = """
+            + TAG_SIGNATURE_SQL
+            + """
+            )
+            QUALIFY row_number() OVER (
+                PARTITION BY chain, address, category
+                ORDER BY confidence_level DESC, lastmod DESC NULLS LAST, tag_id
+            ) = 1"""
+        )
+        con.unregister("_rules")
+
+
+#: The signature of a tag for category derivation, as SQL over ``tags t`` (see labels.catalog).
+TAG_SIGNATURE_SQL = (
+    "concat_ws('|', coalesce(t.category, ''), array_to_string(list_sort(t.concepts), ','), "
+    "coalesce(t.actor, ''), coalesce(t.serves_mainland, ''), coalesce(t.rwa, ''), "
+    "coalesce(t.stablecoin, ''))"
+)
