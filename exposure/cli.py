@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -34,8 +35,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 index_app = typer.Typer(help="Pull transfers from a node into the store.", no_args_is_help=True)
+labels_app = typer.Typer(
+    help="Attribution: GraphSense TagPacks/ActorPacks, explorer label dumps, OFAC lists.",
+    no_args_is_help=True,
+)
 db_app = typer.Typer(help="Inspect the store.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
+app.add_typer(labels_app, name="labels")
 app.add_typer(db_app, name="db")
 
 _state = {"debug": False}
@@ -266,6 +272,138 @@ def index_evm_command(
                 f"{redact_url(rpc)}: {result.token_transfers:,} token and "
                 f"{result.native_transfers:,} native transfers in {result.seconds:.1f} s "
                 f"(tracing: {result.tracing}, reorgs: {result.reorgs}) into {db_path(db)}"
+            )
+
+
+def _guess_chain(address: str) -> str:
+    text = address.strip()
+    if text.lower().startswith("0x"):
+        return "ethereum"
+    if text.startswith("T") and len(text) == 34:
+        return "tron"
+    return "bitcoin"
+
+
+@labels_app.command("import")
+def labels_import(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="TagPack/ActorPack YAML files, label dumps, or folders of them."),
+    ],
+    lenient: Annotated[
+        bool,
+        typer.Option(
+            help="Drop tags whose address is invalid for its network (reported, as GraphSense's "
+            "validator warns) instead of refusing the whole file."
+        ),
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Import label packs. Re-importing a pack replaces its previous version.
+
+    Reads GraphSense TagPacks and ActorPacks, etherscan-style label dumps (etherscan-labels and
+    eth-labels layouts, confidence web_crawl) and OFAC SDN address lists. A file with any
+    problem imports nothing; every problem is listed as path:line: field: problem.
+    """
+    from .labels.catalog import ensure_shipped, import_labels
+    from .store import connect
+
+    con = connect(db)
+    try:
+        ensure_shipped(con)
+        report = import_labels(con, paths, lenient=lenient)
+    finally:
+        con.close()
+    for problem in report.problems[:50]:
+        err.print(str(problem), markup=False)
+    if len(report.problems) > 50:
+        err.print(f"... and {len(report.problems) - 50} more problems")
+    out.print(
+        f"imported {len(report.packs)} pack(s): {report.tags:,} tags, "
+        f"{sum(p.actors for p in report.packs):,} actors into {db_path(db)}"
+        + (f"; {len(report.failed_files)} file(s) refused" if report.failed_files else "")
+        + (
+            f"; {len(report.problems)} tag(s) dropped"
+            if lenient and report.problems and not report.failed_files
+            else ""
+        )
+    )
+    if report.failed_files:
+        raise typer.Exit(2)
+
+
+@labels_app.command("list")
+def labels_list(
+    category: Annotated[
+        str | None, typer.Option(help="Screening category, e.g. mainland_exchange, rwa.")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="Actor id, e.g. binance.")] = None,
+    chain: Annotated[str | None, typer.Option(help="Chain, e.g. ethereum, bitcoin, tron.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most rows to show.")] = 50,
+    db: DbOption = None,
+) -> None:
+    """List labelled addresses by screening category and actor (shipped packs included)."""
+    from .addresses import EVM_CHAINS, checksum
+    from .labels.catalog import address_category_rows, ensure_shipped
+    from .store import connect
+
+    con = connect(db)
+    try:
+        ensure_shipped(con)
+        rows = address_category_rows(
+            con, category=category, actor=actor and actor.lower(), chain=chain, limit=limit
+        )
+    finally:
+        con.close()
+    if not rows:
+        out.print("no labelled addresses match")
+        return
+    for ch, address, cat, act, label, confidence, pack in rows:
+        shown = checksum(address) if ch in EVM_CHAINS else address
+        out.print(
+            f"{cat:<20} {act or '-':<18} {ch:<9} {shown}  {label}  [{confidence}; {pack}]",
+            markup=False,
+        )
+
+
+@labels_app.command("show")
+def labels_show(
+    address: Annotated[str, typer.Argument(help="An address (EVM, Bitcoin or Tron).")],
+    chain: Annotated[str | None, typer.Option(help="Chain (default: from the address).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Show every label on an address, best first, with its categories and provenance."""
+    from .addresses import EVM_CHAINS, checksum, normalize
+    from .labels.catalog import ensure_shipped, labels_of
+    from .store import connect
+
+    chosen = chain or _guess_chain(address)
+    normal = normalize(chosen, address)
+    con = connect(db)
+    try:
+        ensure_shipped(con)
+        found = labels_of(con, normal, chosen)
+    finally:
+        con.close()
+    shown = checksum(normal) if chosen in EVM_CHAINS else normal
+    if not found:
+        out.print(f"{shown} ({chosen}): no label")
+        return
+    out.print(f"{shown} ({chosen})")
+    for item in found:
+        mark = "*" if item.is_best else " "
+        cats = ", ".join(item.categories) or "no screening category"
+        out.print(
+            f" {mark} {item.label} — actor {item.actor or '-'}; {cats}; confidence "
+            f"{item.confidence} ({item.confidence_level}); pack {item.pack!r}; source "
+            f"{item.source}" + (f"; lastmod {item.lastmod}" if item.lastmod else ""),
+            markup=False,
+        )
+        if item.serves_mainland and item.serves_mainland != "unknown":
+            out.print(
+                f"   serves mainland residents: {item.serves_mainland}"
+                + (f" (evidence: {item.evidence})" if item.evidence else ""),
+                markup=False,
             )
 
 

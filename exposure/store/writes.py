@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..domain import ChainSpec, LabelPack, Token
+from ..domain import ChainSpec, Token
 from .connect import transaction
 
 
@@ -159,51 +159,35 @@ def record_run(
         )
 
 
-def replace_label_pack(
+def replace_label_packs(
     con: duckdb.DuckDBPyConnection,
-    pack: LabelPack,
+    packs: pa.Table,
+    tags: pa.Table,
+    actors: pa.Table,
     *,
-    pack_id: str,
-    shipped: bool,
-    tags: pa.Table | None,
-    actors: pa.Table | None,
+    drop_shipped: bool = False,
 ) -> None:
-    """Replace every row of ``pack_id`` with this version of the pack, in one transaction.
+    """Replace the given packs' rows (and, with ``drop_shipped``, all shipped packs) at once.
 
-    ``tags``/``actors`` are column batches with the ``tags``/``actors`` table columns after
-    ``tag_id, pack_id`` (resp. ``pack_id``), in order.
+    ``packs`` has the ``label_packs`` columns but ``loaded_at``; ``tags`` the ``tags`` columns
+    but ``tag_id``; ``actors`` the ``actors`` columns. All in one transaction: a re-import never
+    leaves a pack half replaced or duplicated.
     """
     with transaction(con):
-        con.execute("DELETE FROM tags WHERE pack_id = ?", [pack_id])
-        con.execute("DELETE FROM actors WHERE pack_id = ?", [pack_id])
-        con.execute("DELETE FROM label_packs WHERE pack_id = ?", [pack_id])
-        con.execute(
-            "INSERT INTO label_packs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-            [
-                pack_id,
-                pack.name,
-                pack.path,
-                pack.kind,
-                pack.title,
-                pack.creator,
-                pack.sha256,
-                pack.lastmod,
-                shipped,
-                pack.is_demo,
-                tags.num_rows if tags is not None else 0,
-                actors.num_rows if actors is not None else 0,
-            ],
-        )
-        if tags is not None and tags.num_rows:
-            con.register("_pack_tags", tags)
-            con.execute(
-                "INSERT INTO tags SELECT nextval('tag_ids'), ?, * FROM _pack_tags", [pack_id]
-            )
-            con.unregister("_pack_tags")
-        if actors is not None and actors.num_rows:
-            con.register("_pack_actors", actors)
-            con.execute("INSERT INTO actors SELECT ?, * FROM _pack_actors", [pack_id])
-            con.unregister("_pack_actors")
+        con.register("_packs", packs)
+        con.register("_tags", tags)
+        con.register("_actors", actors)
+        doomed = "SELECT pack_id FROM _packs"
+        if drop_shipped:
+            doomed += " UNION SELECT pack_id FROM label_packs WHERE shipped"
+        con.execute(f"DELETE FROM tags WHERE pack_id IN ({doomed})")
+        con.execute(f"DELETE FROM actors WHERE pack_id IN ({doomed})")
+        con.execute(f"DELETE FROM label_packs WHERE pack_id IN ({doomed})")
+        con.execute("INSERT INTO label_packs SELECT *, now() FROM _packs")
+        con.execute("INSERT INTO tags SELECT nextval('tag_ids'), * FROM _tags")
+        con.execute("INSERT INTO actors SELECT * FROM _actors")
+        for name in ("_packs", "_tags", "_actors"):
+            con.unregister(name)
 
 
 def replace_address_categories(con: duckdb.DuckDBPyConnection, rules: pa.Table) -> None:
