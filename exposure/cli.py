@@ -407,6 +407,160 @@ def labels_show(
             )
 
 
+def _settings(degree_cap: int | None, dust_usd: float | None, since: str | None,
+              until: str | None):
+    from .graph.settings import GraphSettings
+
+    base = GraphSettings()
+    for name, value in (("since", since), ("until", until)):
+        if value:
+            import datetime as dt
+
+            try:
+                dt.datetime.fromisoformat(value)
+            except ValueError:
+                raise InputError(f"--{name} must be an ISO date, got {value!r}") from None
+    return GraphSettings(
+        dust_usd=base.dust_usd if dust_usd is None else dust_usd,
+        prices=base.prices,
+        start=since,
+        end=until,
+        degree_cap=base.degree_cap if degree_cap is None else degree_cap,
+    )
+
+
+FormatOption = Annotated[
+    str, typer.Option("--format", help="text, json, markdown or html.")
+]
+LangOption = Annotated[str, typer.Option("--lang", help="en or zh (Simplified Chinese).")]
+
+
+@app.command("screen")
+def screen_command(
+    address: Annotated[str, typer.Argument(help="The declared address (EVM or Bitcoin).")],
+    chain: Annotated[
+        str, typer.Option(help="auto (from the address), ethereum, bitcoin, or an indexed chain.")
+    ] = "auto",
+    direction: Annotated[
+        str, typer.Option(help="in (source of funds), out (destination), or both.")
+    ] = "both",
+    max_hops: Annotated[int, typer.Option(min=1, max=32, help="Walk at most this far.")] = 6,
+    fmt: FormatOption = "text",
+    lang: LangOption = "en",
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the report to this file.")
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Rating policy YAML (default: the shipped one).")
+    ] = None,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(help="Exit with code 3 when the rating reaches this level (e.g. high)."),
+    ] = None,
+    degree_cap: Annotated[
+        int | None,
+        typer.Option(min=1, help="Unlabelled nodes with more counterparties are not traversed "
+                     "(default 1000)."),
+    ] = None,
+    dust_usd: Annotated[
+        float | None, typer.Option(min=0, help="Transfers worth less are dust (default 1 USD).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Only transfers from this date (ISO).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only transfers up to this date (ISO).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Screen one address: hops to mainland-serving exchanges, RWA issuers and other categories,
+    in each direction, with the evidence path, value shares and a rating.
+
+    Exit codes: 0 screened, 2 malformed address or option, 3 rating reached --fail-on.
+    """
+    from .policy import load_policy
+    from .report.render import render
+    from .screening import Screener, ScreenOptions, open_store
+
+    if fmt not in ("text", "json", "markdown", "html"):
+        raise InputError(f"--format must be text, json, markdown or html, got {fmt!r}")
+    if lang not in ("en", "zh"):
+        raise InputError(f"--lang must be en or zh, got {lang!r}")
+    rules = load_policy(policy)
+    if fail_on is not None:
+        rules.rank(fail_on)
+    options = ScreenOptions(
+        direction=direction, max_hops=max_hops,
+        settings=_settings(degree_cap, dust_usd, since, until),
+    )
+    options.directions()
+    con = open_store(db)
+    try:
+        report = Screener(con, options=options, policy=rules).screen(address, chain=chain)
+    finally:
+        con.close()
+    text = render(report, fmt, lang)
+    if out_file is not None:
+        out_file.write_text(text, encoding="utf-8")
+        err.print(f"report written to {out_file}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if fail_on is not None and rules.rank(report.rating.level) >= rules.rank(fail_on):
+        raise typer.Exit(3)
+
+
+@app.command("batch")
+def batch_command(
+    book: Annotated[Path, typer.Argument(help="CSV of declared addresses (UTF-8 or GBK).")],
+    address_column: Annotated[
+        str | None, typer.Option(help="Column holding the address (default: detected).")
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="results.csv, .parquet or .json (default: CSV on stdout)."),
+    ] = None,
+    chain: Annotated[str, typer.Option(help="auto, ethereum, bitcoin or an indexed chain.")] = (
+        "auto"
+    ),
+    max_hops: Annotated[int, typer.Option(min=1, max=32, help="Walk at most this far.")] = 6,
+    shares: Annotated[
+        bool, typer.Option("--shares/--no-shares", help="Also compute value shares.")
+    ] = True,
+    policy: Annotated[Path | None, typer.Option(help="Rating policy YAML.")] = None,
+    degree_cap: Annotated[int | None, typer.Option(min=1, help="Stop-node degree cap.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Screen every address of a customer book: one row per address with hops and shares per
+    category and direction, and the rating. Invalid rows are reported with their line."""
+    from .batch import read_book, screen_book, write_results
+    from .policy import load_policy
+    from .screening import ScreenOptions, open_store
+
+    rows = read_book(book, address_column)
+    options = ScreenOptions(
+        max_hops=max_hops, with_shares=shares, settings=_settings(degree_cap, None, None, None)
+    )
+    con = open_store(db, write=True)
+    try:
+        with Progress(
+            TextColumn("[bold]screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, disable=_quiet(),
+        ) as progress:
+            task = progress.add_task("book", total=len(rows))
+            results = screen_book(
+                con, rows, chain=chain, options=options, policy=load_policy(policy),
+                on_progress=lambda n: progress.update(task, completed=n),
+            )
+    finally:
+        con.close()
+    bad = [r for r in results if r["status"] == "invalid"]
+    for r in bad[:50]:
+        err.print(f"{book}:{r['line']}: {r['error']}", markup=False)
+    write_results(results, out_file)
+    counts = {}
+    for r in results:
+        counts[r["rating"] or r["status"]] = counts.get(r["rating"] or r["status"], 0) + 1
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    err.print(f"screened {len(results) - len(bad)} of {len(results)} rows ({summary})"
+              + (f"; results in {out_file}" if out_file else ""))
+
+
 @db_app.command("info")
 def db_info(db: DbOption = None) -> None:
     """Show the store's schema version, indexed ranges per chain and stream, and row counts."""

@@ -216,6 +216,15 @@ def shipped_files() -> list[Path]:
     return [p for d in SHIPPED_DIRS if d.exists() for p in sorted(d.glob("*.yaml"))]
 
 
+def shipped_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store holds exactly the shipped packs of this package version."""
+    digests = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in shipped_files()}
+    stored = dict(
+        con.execute("SELECT path, sha256 FROM label_packs WHERE shipped").fetchall()
+    )
+    return stored == digests
+
+
 def ensure_shipped(con: duckdb.DuckDBPyConnection) -> bool:
     """Load the shipped packs if the store lacks them or holds other versions; True if changed.
 

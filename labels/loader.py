@@ -149,8 +149,8 @@ def _exposure_context(raw: Any) -> tuple[dict[str, Any], str | None]:
         raise ValueError("'exposure' must be an object")
     checks = {
         "serves_mainland": SERVES_MAINLAND,
-        "rwa": RWA_ROLES,
-        "stablecoin": STABLECOIN_ROLES,
+        "rwa": (*RWA_ROLES, "none"),
+        "stablecoin": (*STABLECOIN_ROLES, "none"),
     }
     for key, allowed in checks.items():
         if key in attrs and attrs[key] not in allowed:

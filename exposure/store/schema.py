@@ -222,4 +222,27 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        "address_exposure: hop distances of every address to every category, per graph",
+        (
+            """CREATE TABLE address_exposure (
+                chain VARCHAR NOT NULL,
+                address VARCHAR NOT NULL,
+                category VARCHAR NOT NULL,
+                direction VARCHAR NOT NULL,
+                hops UTINYINT NOT NULL
+            )""",
+            """CREATE TABLE address_exposure_state (
+                chain VARCHAR PRIMARY KEY,
+                graph_key VARCHAR NOT NULL,
+                max_hops INTEGER NOT NULL,
+                rows BIGINT NOT NULL,
+                computed_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

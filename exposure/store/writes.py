@@ -224,3 +224,26 @@ TAG_SIGNATURE_SQL = (
     "coalesce(t.actor, ''), coalesce(t.serves_mainland, ''), coalesce(t.rwa, ''), "
     "coalesce(t.stablecoin, ''))"
 )
+
+
+def replace_address_exposure(
+    con: duckdb.DuckDBPyConnection, chain: str, graph_key: str, max_hops: int, rows: pa.Table
+) -> None:
+    """Replace ``chain``'s rows of ``address_exposure`` (columns address, category, direction,
+    hops) and record which graph they were computed from, in one transaction."""
+    with transaction(con):
+        con.execute("DELETE FROM address_exposure WHERE chain = ?", [chain])
+        con.register("_exposure_rows", rows)
+        con.execute(
+            "INSERT INTO address_exposure SELECT ?, address, category, direction, hops "
+            "FROM _exposure_rows",
+            [chain],
+        )
+        con.unregister("_exposure_rows")
+        con.execute(
+            "INSERT INTO address_exposure_state VALUES (?, ?, ?, ?, now()) "
+            "ON CONFLICT (chain) DO UPDATE SET graph_key = excluded.graph_key, "
+            "max_hops = excluded.max_hops, rows = excluded.rows, "
+            "computed_at = excluded.computed_at",
+            [chain, graph_key, max_hops, rows.num_rows],
+        )

@@ -1,0 +1,255 @@
+"""Screening a customer book: read a CSV of declared addresses, screen them all, write results.
+
+Hop distances come from the ``address_exposure`` table (multi-source walk from every labelled
+node, recomputed only when the graph changes), so a whole book is one join; value shares, when
+asked for, are computed per address by the residual-push kernel.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from .errors import ExposureError, InputError
+from .policy import Policy
+from .report.model import Exposure
+from .screening import Screener, ScreenOptions, detect_chain, display, node_id
+from .store import writes
+from .walk.drivers import batch_hops
+
+ADDRESS_HEADERS = ("address", "wallet", "wallet_address", "declared_address", "addr",
+                   "地址", "钱包地址", "钱包", "申报地址")
+MAX_BOOK_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BookRow:
+    """One row of a book: its line number, the address text and the row's other fields."""
+
+    line: int
+    address: str
+    fields: dict[str, str]
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"{path}: not UTF-8 or GBK text")
+
+
+def read_book(path: Path, address_column: str | None = None) -> list[BookRow]:
+    """Rows of a CSV book (UTF-8 with or without BOM, or GBK/GB18030 as Excel writes in China).
+
+    The address column is ``address_column``, else the first header among common names
+    (address, wallet, 地址, 钱包地址, ...), else the only column; a file without a header whose
+    first cell is an address is read as addresses only.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_BOOK_BYTES:
+        raise InputError(f"{path} is larger than {MAX_BOOK_BYTES // 2**20} MB")
+    text = _decode(raw, path)
+    if not text.strip():
+        raise InputError(f"{path} is empty: expected a CSV with an address column")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.reader(io.StringIO(text), dialect))
+    header = [h.strip() for h in rows[0]]
+    first = header[0] if header else ""
+    headerless = address_column is None and (
+        first.lower().startswith(("0x", "bc1", "1", "3", "t")) and len(first) >= 25
+    )
+    if headerless:
+        header = [f"column{i + 1}" for i in range(len(rows[0]))]
+        body = list(enumerate(rows, start=1))
+        column = 0
+    else:
+        body = list(enumerate(rows[1:], start=2))
+        lowered = [h.lower() for h in header]
+        if address_column is not None:
+            if address_column not in header:
+                raise InputError(
+                    f"{path}: no column {address_column!r} (columns: {', '.join(header)})"
+                )
+            column = header.index(address_column)
+        else:
+            found = [i for i, h in enumerate(lowered) if h in ADDRESS_HEADERS]
+            if found:
+                column = found[0]
+            elif len(header) == 1:
+                column = 0
+            else:
+                raise InputError(
+                    f"{path}: cannot tell which column holds the addresses (columns: "
+                    f"{', '.join(header)}); pass --address-column"
+                )
+    out = []
+    for line, row in body:
+        if not any(cell.strip() for cell in row):
+            continue
+        value = row[column].strip() if column < len(row) else ""
+        out.append(BookRow(line, value, dict(zip(header, row, strict=False))))
+    return out
+
+
+def _ensure_exposure_table(
+    screener: Screener, chain: str, max_hops: int
+) -> None:
+    con = screener.con
+    parts, _ = screener.graph(chain)
+    state = con.execute(
+        "SELECT graph_key, max_hops FROM address_exposure_state WHERE chain = ?", [chain]
+    ).fetchall()
+    if state and state[0][0] == parts.graph.key and state[0][1] == max_hops:
+        return
+    tables = []
+    categories = parts.graph.categories
+    for direction in ("in", "out"):
+        hops = batch_hops(parts.graph, direction, max_hops)
+        nodes, cats = np.nonzero(hops != 255)
+        tables.append(
+            pa.table(
+                {
+                    "address": parts.addresses.take(pa.array(nodes)),
+                    "category": pa.array(np.array(categories, dtype=object)[cats], pa.string()),
+                    "direction": pa.array([direction] * len(nodes), pa.string()),
+                    "hops": pa.array(hops[nodes, cats], pa.uint8()),
+                }
+            )
+        )
+    writes.replace_address_exposure(
+        con, chain, parts.graph.key, max_hops, pa.concat_tables(tables)
+    )
+
+
+def screen_book(
+    con: duckdb.DuckDBPyConnection,
+    rows: Sequence[BookRow],
+    *,
+    chain: str = "auto",
+    options: ScreenOptions | None = None,
+    policy: Policy | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Screen every row; invalid rows come back with ``status`` 'invalid' and the error."""
+    screener = Screener(con, options=options, policy=policy)
+    opts = screener.options
+    indexed = screener.indexed_chains()
+    results: list[dict[str, Any]] = []
+    valid: list[tuple[int, str, str]] = []  # (index in results, chain, address)
+    for row in rows:
+        base = {"line": row.line, "input": row.address, "address": None, "chain": None,
+                "status": "ok", "error": None, "rating": None}
+        try:
+            chosen, normal = detect_chain(row.address, chain, indexed)
+        except ExposureError as exc:
+            results.append({**base, "status": "invalid", "error": str(exc)})
+            continue
+        results.append({**base, "address": display(chosen, normal), "chain": chosen})
+        valid.append((len(results) - 1, chosen, normal))
+
+    for chosen in sorted({c for _, c, _ in valid}):
+        if chosen not in indexed:
+            continue
+        _ensure_exposure_table(screener, chosen, opts.max_hops)
+    book = pa.table(
+        {
+            "i": pa.array([i for i, _, _ in valid], pa.int64()),
+            "chain": pa.array([c for _, c, _ in valid], pa.string()),
+            "address": pa.array([a for _, _, a in valid], pa.string()),
+        }
+    )
+    cur = con.cursor()
+    cur.register("_book", book)
+    found = cur.execute(
+        "SELECT b.i, e.category, e.direction, e.hops FROM _book b JOIN address_exposure e "
+        "ON e.chain = b.chain AND e.address = b.address"
+    ).fetchall()
+    seen = {
+        r[0]
+        for r in cur.execute(
+            "SELECT DISTINCT b.i FROM _book b JOIN transfers t ON t.chain = b.chain AND "
+            "(t.from_address = b.address OR t.to_address = b.address)"
+        ).fetchall()
+    }
+    cur.unregister("_book")
+    cur.close()
+    hops: dict[int, dict[tuple[str, str], int]] = {}
+    for i, category, direction, h in found:
+        hops.setdefault(i, {})[(category, direction)] = int(h)
+
+    for done, (i, chosen, normal) in enumerate(valid, start=1):
+        row_hops = hops.get(i, {})
+        shares: dict[tuple[str, str], float] = {}
+        if opts.with_shares and row_hops and chosen in indexed:
+            parts, walker = screener.graph(chosen)
+            node = node_id(parts.addresses, normal)
+            if node is not None:
+                for direction in ("in", "out"):
+                    got = walker.shares(node, direction, opts.max_hops, opts.share_tolerance)
+                    for category, value in zip(got.categories, got.share, strict=True):
+                        shares[(category, direction)] = float(value)
+        exposures = tuple(
+            Exposure(category=c, direction=d, hops=row_hops.get((c, d)),
+                     exposure_type=None if (c, d) not in row_hops
+                     else ("direct" if row_hops[(c, d)] <= 1 else "indirect"),
+                     share=shares.get((c, d), 0.0))
+            for c in opts.categories for d in ("in", "out")
+        )
+        rating = screener.policy.rate(exposures)
+        result = results[i]
+        result["seen"] = i in seen
+        if not result["seen"]:
+            result["status"] = "unseen"
+        result["rating"] = rating.level
+        for e in exposures:
+            result[f"hops_{e.category}_{e.direction}"] = e.hops
+            if opts.with_shares:
+                result[f"share_{e.category}_{e.direction}"] = round(e.share, 6)
+        if on_progress is not None:
+            on_progress(done)
+    return results
+
+
+def write_results(results: list[dict[str, Any]], path: Path | None) -> None:
+    """Write results as CSV (stdout when ``path`` is None), Parquet or JSON by extension."""
+    import sys
+
+    columns: list[str] = []
+    for r in results:
+        for key in r:
+            if key not in columns:
+                columns.append(key)
+    if path is not None and path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(results), path)
+        return
+    if path is not None and path.suffix == ".json":
+        path.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+        return
+    handle = path.open("w", newline="", encoding="utf-8-sig") if path else sys.stdout
+    try:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for r in results:
+            writer.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    finally:
+        if path:
+            handle.close()

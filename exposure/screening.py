@@ -1,0 +1,397 @@
+"""Screening: validate an address, walk the graph both ways, assemble the evidence and rate it.
+
+Combines the store (activity, labels, data state), the cached graph and the walk kernels. The
+semantics are DESIGN.md section 6: hops to the nearest labelled node of each category in each
+direction (labelled nodes terminal, stop nodes not traversed), one shortest evidence path in
+the order the money moved, and value shares by proportional propagation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .addresses import EVM_CHAINS, checksum, normalize_bitcoin, normalize_evm
+from .errors import InputError
+from .graph.build import GraphParts
+from .graph.cache import graph_for
+from .graph.settings import GraphSettings
+from .labels.catalog import ensure_shipped, shipped_current
+from .labels.taxonomy import SCREENING_CATEGORIES
+from .policy import Policy, load_policy
+from .report.model import Activity, AssetActivity, Exposure, Hop, Report, StopNode
+from .store.connect import database_file
+from .walk.drivers import Walker
+
+DIRECTIONS = ("in", "out")
+
+
+@dataclass(frozen=True)
+class ScreenOptions:
+    """What to screen for and how."""
+
+    direction: str = "both"
+    max_hops: int = 6
+    categories: tuple[str, ...] = SCREENING_CATEGORIES
+    settings: GraphSettings = field(default_factory=GraphSettings)
+    share_tolerance: float = 1e-4
+    with_shares: bool = True
+
+    def directions(self) -> tuple[str, ...]:
+        """The directions to walk."""
+        if self.direction == "both":
+            return DIRECTIONS
+        if self.direction in DIRECTIONS:
+            return (self.direction,)
+        raise InputError(f"--direction must be in, out or both, got {self.direction!r}")
+
+
+def detect_chain(address: str, chain: str, indexed: Sequence[str]) -> tuple[str, str]:
+    """Validate ``address`` and choose its chain; returns ``(chain, normalised address)``.
+
+    ``chain`` 'auto' picks by format: an EVM address goes to ``ethereum`` if indexed, else the
+    only indexed EVM chain (several: the first by name); anything else is Bitcoin.
+    """
+    text = address.strip()
+    if not text:
+        raise InputError("empty address")
+    if len(text) > 120 or not text.isascii() or not text.isprintable():
+        raise InputError(f"not an address: {address[:60]!r}")
+    looks_evm = text[:2].lower() == "0x"
+    if chain not in ("auto", ""):
+        if chain in EVM_CHAINS or (chain in indexed and looks_evm):
+            return chain, normalize_evm(text)
+        if chain == "bitcoin":
+            return chain, normalize_bitcoin(text)
+        raise InputError(f"unknown chain {chain!r}: use auto, ethereum, bitcoin or an indexed one")
+    if looks_evm:
+        normal = normalize_evm(text)
+        evm = [c for c in indexed if c in EVM_CHAINS or c not in ("bitcoin", "tron")]
+        if "ethereum" in evm or not evm:
+            return "ethereum", normal
+        return sorted(evm)[0], normal
+    return "bitcoin", normalize_bitcoin(text)
+
+
+def display(chain: str, address: str) -> str:
+    """An address in output form (EIP-55 for EVM chains)."""
+    if address.startswith("0x") and len(address) == 42:
+        return checksum(address)
+    return address
+
+
+class Screener:
+    """Screens addresses against one store; keeps graphs and walkers warm between screens."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        options: ScreenOptions | None = None,
+        policy: Policy | None = None,
+    ) -> None:
+        self.con = con
+        self.options = options or ScreenOptions()
+        self.policy = policy or load_policy()
+        self._graphs: dict[str, tuple[GraphParts, Walker]] = {}
+        self._decimals: dict[tuple[str, str], int] = {}
+
+    # -- data ----------------------------------------------------------------------------------
+    def indexed_chains(self) -> list[str]:
+        """Chains with any indexed block."""
+        return [r[0] for r in self.con.execute(
+            "SELECT DISTINCT chain FROM checkpoints ORDER BY 1").fetchall()]
+
+    def graph(self, chain: str) -> tuple[GraphParts, Walker]:
+        """The (cached) graph and a walker over it."""
+        if chain not in self._graphs:
+            parts, _ = graph_for(
+                self.con, database_file(self.con), chain, self.options.settings,
+                tuple(self.options.categories),
+            )
+            self._graphs[chain] = (parts, Walker(parts.graph))
+        return self._graphs[chain]
+
+    def indexed_range(self, chain: str) -> str:
+        """The indexed block range of ``chain``, in words."""
+        rows = self.con.execute(
+            "SELECT min(first_block), max(last_block) FROM checkpoints WHERE chain = ?", [chain]
+        ).fetchall()
+        if not rows or rows[0][0] is None:
+            return f"nothing indexed on {chain}"
+        return f"{chain} blocks {rows[0][0]}-{rows[0][1]}"
+
+    def data_state(self, chain: str) -> dict:
+        """The data a report was computed from: indexed blocks, label packs, settings."""
+        checkpoints = self.con.execute(
+            "SELECT chain, stream, first_block, last_block FROM checkpoints ORDER BY 1, 2"
+        ).fetchall()
+        packs = self.con.execute(
+            "SELECT title, kind, name, CAST(lastmod AS VARCHAR), substr(sha256, 1, 12), tags, "
+            "actors, shipped, is_demo FROM label_packs ORDER BY shipped DESC, title"
+        ).fetchall()
+        return {
+            "chain": chain,
+            "indexed": [
+                {"chain": c, "stream": s, "first_block": int(a), "last_block": int(b)}
+                for c, s, a, b in checkpoints
+            ],
+            "label_packs": [
+                {"title": t, "kind": k, "name": n, "lastmod": m, "sha256": h, "tags": int(g),
+                 "actors": int(a), "shipped": bool(sh), "demo": bool(d)}
+                for t, k, n, m, h, g, a, sh, d in packs
+            ],
+            "settings": self.options.settings.describe(),
+            "max_hops": self.options.max_hops,
+            "policy": self.policy.path,
+        }
+
+    def decimals(self, chain: str, asset: str) -> int:
+        """Decimals of ``asset`` on ``chain`` (native: the chain's)."""
+        key = (chain, asset)
+        if key not in self._decimals:
+            rows = self.con.execute(
+                "SELECT decimals FROM assets WHERE chain = ? AND asset = ? "
+                "UNION ALL SELECT native_decimals FROM chains "
+                "WHERE chain = ? AND native_symbol = ?",
+                [chain, asset, chain, asset],
+            ).fetchall()
+            self._decimals[key] = int(rows[0][0]) if rows else 0
+        return self._decimals[key]
+
+    def activity(self, chain: str, address: str) -> Activity:
+        """First/last seen and per-asset volumes of ``address`` (from the transfers view)."""
+        rows = self.con.execute(
+            """
+            SELECT asset, dir, count(*), sum(amount), min(block_time), max(block_time)
+            FROM (
+                SELECT asset, 'in' AS dir, amount, block_time FROM transfers
+                WHERE chain = $c AND to_address = $a
+                UNION ALL
+                SELECT asset, 'out', amount, block_time FROM transfers
+                WHERE chain = $c AND from_address = $a
+            ) GROUP BY 1, 2 ORDER BY 1, 2
+            """,
+            {"c": chain, "a": address},
+        ).fetchall()
+        rng = self.indexed_range(chain)
+        if not rows:
+            return Activity(seen=False, indexed_range=rng)
+        settings = self.options.settings
+        assets = tuple(
+            AssetActivity(asset, d, int(n), float(s or 0), float(s or 0) * settings.price(asset))
+            for asset, d, n, s, _, _ in rows
+        )
+        first = min(r[4] for r in rows if r[4] is not None)
+        last = max(r[5] for r in rows if r[5] is not None)
+        return Activity(
+            seen=True, first_seen=first.isoformat(), last_seen=last.isoformat(), assets=assets,
+            indexed_range=rng,
+        )
+
+    def endpoint_label(self, chain: str, address: str, category: str) -> dict:
+        """The tag that puts ``address`` in ``category``, with its actor's evidence."""
+        rows = self.con.execute(
+            """
+            SELECT t.label, t.actor, a.label, t.confidence, t.confidence_level, t.source, p.title,
+                   coalesce(t.serves_mainland, a.serves_mainland), a.evidence
+            FROM address_categories c JOIN tags t USING (tag_id)
+            JOIN label_packs p ON p.pack_id = t.pack_id
+            LEFT JOIN actor_best a ON a.actor_id = t.actor
+            WHERE c.chain = ? AND c.address = ? AND c.category = ?
+            """,
+            [chain, address, category],
+        ).fetchall()
+        if not rows:
+            return {}
+        r = rows[0]
+        return {
+            "label": r[0], "actor": r[1], "actor_label": r[2], "confidence": r[3],
+            "confidence_level": int(r[4]), "source": r[5], "pack": r[6],
+            "serves_mainland": r[7] if r[7] != "unknown" else None, "evidence": r[8],
+        }
+
+    def own_labels(self, chain: str, address: str) -> tuple[dict, ...]:
+        """The screened address's own labels (best first)."""
+        rows = self.con.execute(
+            """
+            SELECT t.label, t.actor, t.confidence, t.source, p.title,
+                   list(c.category ORDER BY c.category)
+            FROM tags t JOIN label_packs p USING (pack_id)
+            LEFT JOIN address_categories c ON c.tag_id = t.tag_id
+            WHERE t.chain = ? AND t.address = ?
+            GROUP BY ALL ORDER BY max(t.confidence_level) DESC, t.label
+            """,
+            [chain, address],
+        ).fetchall()
+        return tuple(
+            {"label": r[0], "actor": r[1], "confidence": r[2], "source": r[3], "pack": r[4],
+             "categories": [c for c in (r[5] or []) if c]}
+            for r in rows
+        )
+
+    # -- the screen ----------------------------------------------------------------------------
+    def screen(self, address: str, *, chain: str = "auto") -> Report:
+        """Screen one address (see the module docstring); raises InputError if malformed."""
+        chosen, normal = detect_chain(address, chain, self.indexed_chains())
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        opts = self.options
+        directions = opts.directions()
+        activity = self.activity(chosen, normal)
+        exposures: list[Exposure] = []
+        stops: list[StopNode] = []
+        node = None
+        parts = walker = None
+        if chosen in self.indexed_chains():
+            parts, walker = self.graph(chosen)
+            node = node_id(parts.addresses, normal)
+        for direction in directions:
+            found: dict[str, Exposure] = {}
+            if node is not None and walker is not None and parts is not None:
+                found, met = self._walk(chosen, parts, walker, node, direction)
+                stops.extend(met)
+            for category in opts.categories:
+                exposures.append(
+                    found.get(category)
+                    or Exposure(category=category, direction=direction, hops=None,
+                                exposure_type=None)
+                )
+        exposures_t = tuple(exposures)
+        return Report(
+            address=display(chosen, normal),
+            chain=chosen,
+            screened_at=now,
+            activity=activity,
+            exposures=exposures_t,
+            rating=self.policy.rate(exposures_t),
+            stop_nodes=tuple(stops),
+            labels=self.own_labels(chosen, normal),
+            data_state=self.data_state(chosen),
+            max_hops=opts.max_hops,
+        )
+
+    def _walk(
+        self, chain: str, parts: GraphParts, walker: Walker, node: int, direction: str
+    ) -> tuple[dict[str, Exposure], list[StopNode]]:
+        opts = self.options
+        graph = parts.graph
+        wanted = [c for c in opts.categories if c in graph.categories]
+        walk = walker.nearest(node, direction, opts.max_hops, wanted)
+        shares = (
+            walker.shares(node, direction, opts.max_hops, opts.share_tolerance)
+            if opts.with_shares else None
+        )
+        total = shares.total_value if shares is not None else 0.0
+        out: dict[str, Exposure] = {}
+        for hit in walk.nearest:
+            if hit.hops is None or hit.node is None:
+                continue
+            category = hit.category
+            endpoint = parts.addresses[hit.node].as_py()
+            info = self.endpoint_label(chain, endpoint, category)
+            share = shares.for_category(category)[0] if shares is not None else 0.0
+            out[category] = Exposure(
+                category=category,
+                direction=direction,
+                hops=hit.hops,
+                exposure_type="direct" if hit.hops <= 1 else "indirect",
+                address=display(chain, endpoint),
+                actor=info.get("actor"),
+                actor_label=info.get("actor_label"),
+                label=info.get("label"),
+                confidence=info.get("confidence"),
+                confidence_level=info.get("confidence_level"),
+                source=info.get("source"),
+                pack=info.get("pack"),
+                serves_mainland=info.get("serves_mainland"),
+                evidence=info.get("evidence"),
+                value=share * total,
+                share=share,
+                path=tuple(self._hops(chain, parts, hit.path_edges)),
+            )
+        met = [
+            StopNode(display(chain, parts.addresses[s].as_py()), direction,
+                     int(graph.out_indptr[s + 1] - graph.out_indptr[s]
+                         + graph.in_indptr[s + 1] - graph.in_indptr[s]))
+            for s in walk.stop_nodes
+        ]
+        return out, met
+
+    def _hops(self, chain: str, parts: GraphParts, edges: Sequence[int]) -> list[Hop]:
+        ev = parts.evidence
+        hops = []
+        for e in edges:
+            row = {name: ev[name][int(e)].as_py() for name in ev.column_names}
+            asset = row["rep_asset"]
+            raw = row["rep_amount"]
+            hops.append(
+                Hop(
+                    from_address=display(chain, parts.addresses[row["src"]].as_py()),
+                    to_address=display(chain, parts.addresses[row["dst"]].as_py()),
+                    tx_hash=row["rep_tx"],
+                    block_number=int(row["rep_block"]),
+                    block_time=dt.datetime.fromtimestamp(row["rep_time"], dt.UTC).isoformat(),
+                    asset=asset,
+                    amount=int(raw) / 10 ** self.decimals(chain, asset),
+                    amount_raw=raw,
+                    log_index=row["rep_log_index"],
+                    trace_address=row["rep_trace_address"] if row["rep_log_index"] is None
+                    else None,
+                    edge_transfers=int(row["transfers"]),
+                    edge_value=float(row["value"]),
+                )
+            )
+        return hops
+
+
+def node_id(addresses: pa.Array, address: str) -> int | None:
+    """The node id of ``address`` in a graph's address column, or None."""
+    index = pc.index(addresses, pa.scalar(address, pa.string())).as_py()
+    return None if index < 0 else int(index)
+
+
+def open_store(db: str | Path | None = None, *, write: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the store for screening: read-only (so many screens can run at once) unless
+    ``write``; the shipped label packs are loaded first if the store lacks them."""
+    from .store import connect
+
+    con = connect(db, read_only=True)
+    if shipped_current(con) and not write:
+        return con
+    con.close()
+    con = connect(db)
+    ensure_shipped(con)
+    if write:
+        return con
+    con.close()
+    return connect(db, read_only=True)
+
+
+def screen(
+    address: str,
+    *,
+    db: str | Path | None = None,
+    chain: str = "auto",
+    direction: str = "both",
+    max_hops: int = 6,
+    policy: str | Path | None = None,
+    settings: GraphSettings | None = None,
+) -> Report:
+    """Screen one address against the store at ``db`` (default as the CLI): the public API."""
+    con = open_store(db)
+    try:
+        screener = Screener(
+            con,
+            options=ScreenOptions(direction=direction, max_hops=max_hops,
+                                  settings=settings or GraphSettings()),
+            policy=load_policy(policy),
+        )
+        return screener.screen(address, chain=chain)
+    finally:
+        con.close()
