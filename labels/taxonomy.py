@@ -228,7 +228,7 @@ def screening_categories(tag: Tag, actor: Actor | None) -> tuple[str, ...]:
     out: set[str] = set()
     concepts = {c for c in (tag.category, *tag.concepts) if c}
     if not concepts and actor is not None:
-        concepts.update(actor.categories)  # an actor's categories only for tags without their own
+        concepts.update(actor.categories)  # the actor's categories only if the tag has none
     for concept in concepts:
         mapped = _GENERIC.get(concept)
         if mapped:

@@ -9,6 +9,7 @@ value shares of 0.3 and 0.25.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -120,7 +121,7 @@ def test_out_path_starts_at_the_customer_and_ends_at_the_issuer(world, screener)
     path = screener.screen(addr("c4")).exposure("rwa", "out").path
     assert path[0].from_address.lower() == addr("c4")
     assert path[-1].to_address.lower() == addr("rwa_issuer")
-    assert all(a.to_address == b.from_address for a, b in zip(path, path[1:]))
+    assert all(a.to_address == b.from_address for a, b in itertools.pairwise(path))
     assert [h.tx_hash for h in path] == [s.txs[k] for k in ("c4->e4", "e4->f4", "f4->g4", "g4->rwa")]
 
 
