@@ -222,8 +222,9 @@ def screening_categories(tag: Tag, actor: Actor | None) -> tuple[str, ...]:
     reported makes ``mainland_exchange`` (the grade stays visible in reports), no with an exchange
     makes a plain ``exchange``; ``rwa`` issuer/token makes ``rwa``; ``stablecoin`` issuer/token
     makes ``stablecoin_issuer`` (a tag's ``none`` switches its actor's role off for that tag,
-    e.g. a gold token of a stablecoin issuer); an actor licensed in Hong Kong is ``hk_licensed_exchange``;
-    GraphSense concepts of the tag (else of its actor) give the generic categories.
+    e.g. a gold token of a stablecoin issuer); an actor licensed in Hong Kong is
+    ``hk_licensed_exchange``; GraphSense concepts of the tag (else of its actor) give the
+    generic categories.
     """
     out: set[str] = set()
     concepts = {c for c in (tag.category, *tag.concepts) if c}
