@@ -66,3 +66,33 @@ def run_cli(
         env=full_env,
         cwd=REPO,
     )
+
+
+@pytest.fixture(scope="session")
+def exposure_world(tmp_path_factory):
+    """The exposure scenario indexed into a store with its demo labels: (db path, scenario).
+
+    Shared by the screening and batch tests; read-only use only.
+    """
+    from exposure.devchain.exposure_scenario import scenario_tagpack, seed_exposure_scenario
+    from exposure.domain import ChainSpec, Token
+    from exposure.indexers.evm import IndexSettings, index_evm
+    from exposure.labels.catalog import ensure_shipped, import_labels
+    from exposure.store import connect
+
+    _require_anvil()
+    folder = tmp_path_factory.mktemp("exposure-world")
+    db = folder / "s.duckdb"
+    with Anvil() as node, node.chain() as chain:
+        s = seed_exposure_scenario(chain)
+        con = connect(db)
+        spec = ChainSpec(
+            "devchain", None, "ETH", 18, (Token("USDT", s.usdt, 6), Token("USDC", s.usdc, 6))
+        )
+        index_evm(con, node.url, chain=spec, settings=IndexSettings(confirmations=0))
+        ensure_shipped(con)
+        (folder / "demo.yaml").write_text(scenario_tagpack(s))
+        report = import_labels(con, [folder / "demo.yaml"])
+        assert report.failed_files == (), report.problems
+        con.close()
+    return db, s

@@ -14,41 +14,18 @@ import json
 
 import pytest
 
-from exposure.devchain import Anvil
-from exposure.devchain.exposure_scenario import (
-    addr,
-    scenario_tagpack,
-    seed_exposure_scenario,
-)
-from exposure.domain import ChainSpec, Token
+from exposure.devchain.exposure_scenario import addr
 from exposure.graph.settings import GraphSettings
-from exposure.indexers.evm import IndexSettings, index_evm
-from exposure.labels.catalog import ensure_shipped, import_labels
 from exposure.screening import Screener, ScreenOptions
 from exposure.store import connect
-from tests.conftest import _require_anvil, run_cli
+from tests.conftest import run_cli
 
 SETTINGS = GraphSettings(degree_cap=20)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """The scenario indexed into a store with its demo labels; yields (db path, scenario)."""
-    _require_anvil()
-    folder = tmp_path_factory.mktemp("screening")
-    db = folder / "s.duckdb"
-    with Anvil() as node, node.chain() as chain:
-        s = seed_exposure_scenario(chain)
-        con = connect(db)
-        spec = ChainSpec("devchain", None, "ETH", 18,
-                         (Token("USDT", s.usdt, 6), Token("USDC", s.usdc, 6)))
-        index_evm(con, node.url, chain=spec, settings=IndexSettings(confirmations=0))
-        ensure_shipped(con)
-        (folder / "demo.yaml").write_text(scenario_tagpack(s))
-        report = import_labels(con, [folder / "demo.yaml"])
-        assert report.failed_files == (), report.problems
-        con.close()
-    return db, s
+def world(exposure_world):
+    return exposure_world
 
 
 @pytest.fixture(scope="module")
