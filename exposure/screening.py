@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -251,6 +251,13 @@ class Screener:
         if chosen in self.indexed_chains():
             parts, walker = self.graph(chosen)
             node = node_id(parts.addresses, normal)
+            if node is not None and activity.seen:
+                g = parts.graph
+                activity = replace(
+                    activity,
+                    counterparties_in=int(g.in_indptr[node + 1] - g.in_indptr[node]),
+                    counterparties_out=int(g.out_indptr[node + 1] - g.out_indptr[node]),
+                )
         for direction in directions:
             found: dict[str, Exposure] = {}
             if node is not None and walker is not None and parts is not None:

@@ -137,10 +137,11 @@ class Report:
         raise KeyError((category, direction))
 
     def found(self) -> list[Exposure]:
-        """Exposures with something within max_hops, nearest first."""
+        """Exposures with something within max_hops, nearest first, then in screening order."""
+        order = {c: i for i, c in enumerate(dict.fromkeys(e.category for e in self.exposures))}
         return sorted(
             (e for e in self.exposures if e.hops is not None),
-            key=lambda e: (e.hops, e.category, e.direction),
+            key=lambda e: (e.hops, order[e.category], e.direction),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -36,6 +36,44 @@ _ZERO = np.uint64(0)
 # --------------------------------------------------------------------------------------------
 
 
+#: Rows per bucket of the first pass of ``counting_sort_csr`` is ``2**_BUCKET_SHIFT_MIN`` or
+#: more, so that there are at most ``2**_BUCKET_BITS`` buckets (write streams that stay in cache).
+_BUCKET_BITS = 11
+_BUCKET_SHIFT_MIN = 6
+
+
+@njit(cache=True)
+def _bucket_shift(n_nodes):
+    """log2 of the rows per bucket: at most ``2**_BUCKET_BITS`` buckets."""
+    shift = _BUCKET_SHIFT_MIN
+    while (n_nodes >> shift) >= (1 << _BUCKET_BITS):
+        shift += 1
+    return shift
+
+
+@njit(parallel=True, cache=True)
+def _scatter_buckets(bucket_ptr, shift, row, col, pos, indptr, indices, edge):
+    """Second pass of ``counting_sort_csr``: each bucket's rows, counting-sorted in place.
+
+    Buckets own disjoint row ranges, hence disjoint output ranges: ``prange`` over buckets is
+    race-free and the result does not depend on the thread count.
+    """
+    n_buckets = bucket_ptr.shape[0] - 1
+    n_nodes = indptr.shape[0] - 1
+    for b in prange(n_buckets):
+        first_row = b << shift
+        last_row = min(n_nodes, (b + 1) << shift)
+        if first_row >= last_row:
+            continue
+        cursor = indptr[first_row:last_row].copy()
+        for k in range(bucket_ptr[b], bucket_ptr[b + 1]):
+            r = row[k] - first_row
+            p = cursor[r]
+            indices[p] = col[k]
+            edge[p] = pos[k]
+            cursor[r] = p + 1
+
+
 @njit(cache=True)
 def counting_sort_csr(n_nodes, src, dst, edge_dtype_witness):
     """CSR of the edges ``src[k] -> dst[k]`` by a stable counting sort (no argsort).
@@ -64,9 +102,13 @@ def counting_sort_csr(n_nodes, src, dst, edge_dtype_witness):
 
     Notes
     -----
-    Two passes over the input and one scattered write; working memory is ``8 * (N + 1)`` bytes
-    for the row cursors on top of the outputs (about 0.9 GB per direction at N = 10M, E = 100M
-    with int32 edge ids).
+    A one-pass scatter into N row cursors misses the cache on almost every write once N is in
+    the millions. So: count rows; scatter ``(row, dst, position)`` stably into at most 2048
+    buckets of consecutive rows (few write streams: cache friendly); then counting-sort each
+    bucket into its own output range, buckets in parallel. Working memory on top of the outputs:
+    ``8 * (N + 1)`` bytes of counts and ``8 + itemsize(edge)`` bytes per edge of bucketed
+    copies (2.1 GB at N = 10M, E = 100M with int32 edge ids, both directions built one after
+    the other stay under 4.5 GB with the inputs).
     """
     m = src.shape[0]
     indptr = np.zeros(n_nodes + 1, dtype=np.int64)
@@ -74,15 +116,28 @@ def counting_sort_csr(n_nodes, src, dst, edge_dtype_witness):
         indptr[src[k] + 1] += 1
     for u in range(n_nodes):
         indptr[u + 1] += indptr[u]
-    cursor = indptr[:-1].copy()
-    indices = np.empty(m, dtype=np.int32)
-    edge = np.empty(m, dtype=edge_dtype_witness.dtype)
+
+    shift = _bucket_shift(n_nodes)
+    n_buckets = (n_nodes >> shift) + 1
+    bucket_ptr = np.empty(n_buckets + 1, dtype=np.int64)
+    for b in range(n_buckets + 1):
+        bucket_ptr[b] = indptr[min(n_nodes, b << shift)]
+    row = np.empty(m, dtype=np.int32)
+    col = np.empty(m, dtype=np.int32)
+    pos = np.empty(m, dtype=edge_dtype_witness.dtype)
+    fill = bucket_ptr[:-1].copy()
     for k in range(m):
         u = src[k]
-        p = cursor[u]
-        indices[p] = dst[k]
-        edge[p] = k
-        cursor[u] = p + 1
+        b = u >> shift
+        p = fill[b]
+        row[p] = u
+        col[p] = dst[k]
+        pos[p] = k
+        fill[b] = p + 1
+
+    indices = np.empty(m, dtype=np.int32)
+    edge = np.empty(m, dtype=edge_dtype_witness.dtype)
+    _scatter_buckets(bucket_ptr, shift, row, col, pos, indptr, indices, edge)
     return indptr, indices, edge
 
 
@@ -377,7 +432,7 @@ def value_share(
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _record_hops(hops, a, new, level, n_cats):
     """Write ``level`` into ``hops[a, b]`` for each bit ``b < n_cats`` set in ``new``."""
     for b in range(n_cats):
@@ -385,10 +440,14 @@ def _record_hops(hops, a, new, level, n_cats):
             hops[a, b] = level
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _pull_one(a, indptr, indices, node_cats, node_stop, prop, found, nxt, hops, level, n_cats,
               all_bits):
-    """One node's pull step (shared by the serial and the parallel level kernels)."""
+    """One node's pull step (shared by the serial and the parallel level kernels).
+
+    Inlined at the IR level: a real call per node would pass a dozen arrays and touch their
+    reference counts, which two threads then fight over (measured 5x slower).
+    """
     missing = all_bits & ~np.uint64(found[a])
     acc = _ZERO
     if missing != _ZERO:
