@@ -11,7 +11,13 @@ The public Python API (the CLI and the notebooks use only this):
 __version__ = "0.1.0"
 
 
-def screen(address, **options):  # noqa: ANN001, ANN201 - thin lazy wrapper, typed below
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .report.model import Report
+
+
+def screen(address: str, **options: Any) -> Report:
     """Screen one address; see :func:`exposure.screening.screen` for the options."""
     from .screening import screen as _screen
 
