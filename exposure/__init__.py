@@ -8,13 +8,14 @@ The public Python API (the CLI and the notebooks use only this):
 - :func:`exposure.labels.catalog.import_labels` imports label packs and dumps.
 """
 
-__version__ = "0.1.0"
-
+from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .report.model import Report
+
+__version__ = "0.1.0"
 
 
 def screen(address: str, **options: Any) -> Report:
