@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+# bitcoinlib writes a data folder at import: keep it out of the home directory in tests.
+os.environ.setdefault("BCL_DATA_DIR", tempfile.mkdtemp(prefix="exposure-bcl-"))
 
 import pytest
 
