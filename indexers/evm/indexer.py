@@ -16,6 +16,7 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import duckdb
 
@@ -54,6 +55,9 @@ class IndexSettings:
     max_header_blocks: int = 5_000
     log_window: LogRange = field(default_factory=LogRange)
     reorg_retries: int = 5
+    #: A batch is committed once it holds this many transfers or took this long to fetch.
+    batch_rows: int = 131_072  # >= one DuckDB row group: written straight to the file, no WAL
+    batch_seconds: float = 5.0
 
 
 class _Reorg(Exception):
@@ -191,12 +195,30 @@ def index_evm(
         b = min(b_max, a + cap - 1)
         group_tokens = [token_of[s].address for s in group if s in token_of]
         try:
-            logs = []
-            if group_tokens:
-                b, logs = fetch_transfer_logs(client, group_tokens, a, b, window)
-            blocks = fetch_blocks(client, a, b, full=has_native)
-            _check_chain(con, spec.name, a, blocks, logs)
-            native_rows = fetch_native(client, blocks, tracing) if has_native else []
+            # Several eth_getLogs windows go into one commit (commits cost ~15 ms each).
+            logs: list[dict] = []
+            blocks: list[dict] = []
+            native_rows = []
+            cur = a
+            began = time.monotonic()
+            while True:
+                end, part = b, []
+                if group_tokens:
+                    end, part = fetch_transfer_logs(client, group_tokens, cur, b, window)
+                got = fetch_blocks(client, cur, end, full=has_native)
+                _check_chain(con, spec.name, cur, got, part, blocks[-1] if blocks else None)
+                if has_native:
+                    native_rows.extend(fetch_native(client, got, tracing))
+                logs.extend(part)
+                blocks.extend(got)
+                if (
+                    end >= b
+                    or len(logs) >= settings.batch_rows
+                    or time.monotonic() - began > settings.batch_seconds
+                ):
+                    b = end
+                    break
+                cur = end + 1
         except _Reorg as reorg:
             reorg_attempts += 1
             if reorg_attempts > settings.reorg_retries:
@@ -263,10 +285,19 @@ def index_evm(
 
 
 def _check_chain(
-    con: duckdb.DuckDBPyConnection, chain: str, first: int, blocks: list[dict], logs: list[dict]
+    con: duckdb.DuckDBPyConnection,
+    chain: str,
+    first: int,
+    blocks: list[dict],
+    logs: list[dict],
+    previous: dict | None = None,
 ) -> None:
-    """Raise _Reorg unless the fetched blocks chain onto the store and the logs onto the blocks."""
-    if first > 0:
+    """Raise _Reorg unless the fetched blocks chain onto their parent (``previous``, else the
+    stored block ``first - 1``) and onto each other, and every log onto its block's hash."""
+    if previous is not None:
+        if blocks and blocks[0]["parentHash"].lower() != previous["hash"].lower():
+            raise _Reorg(first - 1)
+    elif first > 0:
         stored = reads.block_hashes(con, chain, first - 1, first - 1).get(first - 1)
         if stored is not None and blocks[0]["parentHash"].lower() != stored:
             raise _Reorg(first - 1)
@@ -275,9 +306,11 @@ def _check_chain(
             raise _Reorg(int(block["number"], 16))
     if logs:
         hashes = {int(b["number"], 16): b["hash"].lower() for b in blocks}
-        for log in logs:
-            if hashes.get(int(log["blockNumber"], 16)) != str(log.get("blockHash", "")).lower():
-                raise _Reorg(int(log["blockNumber"], 16))
+        pairs = set(zip(map(itemgetter("blockNumber"), logs),
+                        map(itemgetter("blockHash"), logs), strict=True))
+        for number, block_hash in pairs:
+            if hashes.get(int(number, 16)) != str(block_hash).lower():
+                raise _Reorg(int(number, 16))
 
 
 def _common_ancestor(

@@ -48,6 +48,21 @@ def erc20_transfer_mask(topics: Sequence[Any], data: Sequence[Any]) -> np.ndarra
     log whose words are not 32-byte hex. ``topics[i]``/``data[i]`` are one log's JSON-RPC fields.
     Returns a bool array of ``len(topics)``.
     """
+    n = len(topics)
+    try:  # the common, well-formed case, column at a time
+        three = np.fromiter(map(len, topics), dtype=np.int64, count=n) == 3
+        if not three.all():
+            raise TypeError
+        words = np.fromiter(map(len, data), dtype=np.int64, count=n) == 66
+        t0 = list(map(itemgetter(0), topics))
+        first = np.fromiter(map(TRANSFER_TOPIC.__eq__, t0), dtype=bool, count=n)
+        for i in np.flatnonzero(~first):  # nodes may answer in upper case
+            first[i] = t0[i].lower() == TRANSFER_TOPIC
+        w1 = np.fromiter(map(len, map(itemgetter(1), topics)), dtype=np.int64, count=n) == 66
+        w2 = np.fromiter(map(len, map(itemgetter(2), topics)), dtype=np.int64, count=n) == 66
+        return three & words & first & w1 & w2
+    except (TypeError, IndexError, ValueError):
+        pass
     t0 = TRANSFER_TOPIC
 
     def ok(t: Any, d: Any) -> bool:
@@ -62,7 +77,7 @@ def erc20_transfer_mask(topics: Sequence[Any], data: Sequence[Any]) -> np.ndarra
         except (TypeError, AttributeError):
             return False
 
-    return np.fromiter(map(ok, topics, data), dtype=bool, count=len(topics))
+    return np.fromiter(map(ok, topics, data), dtype=bool, count=n)
 
 
 def _fixed_hex(values: list[str], width: int, keep_from: int) -> pa.StringArray:
