@@ -348,8 +348,10 @@ class Screener:
                     amount=int(raw) / 10 ** self.decimals(chain, asset),
                     amount_raw=raw,
                     log_index=row["rep_log_index"],
-                    trace_address=row["rep_trace_address"] if row["rep_log_index"] is None
+                    trace_address=row["rep_trace_address"]
+                    if row["rep_log_index"] is None and row["rep_vout"] is None
                     else None,
+                    vout=row["rep_vout"],
                     edge_transfers=int(row["transfers"]),
                     edge_value=float(row["value"]),
                 )

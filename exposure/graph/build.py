@@ -21,7 +21,8 @@ from .settings import GraphSettings
 #: Columns of the per-edge evidence table (row = edge id).
 EVIDENCE_COLUMNS = (
     "src", "dst", "value", "transfers", "first_time", "last_time",
-    "rep_block", "rep_tx", "rep_log_index", "rep_trace_address", "rep_asset", "rep_amount",
+    "rep_block", "rep_tx", "rep_log_index", "rep_trace_address", "rep_vout", "rep_asset",
+    "rep_amount",
     "rep_time",
 )
 
@@ -44,7 +45,7 @@ def _filtered_edges_sql() -> str:
            max(epoch(t.block_time))::BIGINT AS last_time,
            min({'b': t.block_number, 'i': coalesce(t.log_index, 0),
                 'ta': coalesce(t.trace_address, ''), 'tx': t.tx_hash,
-                'li': t.log_index, 'asset': t.asset,
+                'li': t.log_index, 'vo': t.vout, 'asset': t.asset,
                 'amount': coalesce(CAST(t.amount_raw AS VARCHAR),
                                    CAST(t.amount_raw_big AS VARCHAR)),
                 'ts': epoch(t.block_time)::BIGINT}) AS rep
@@ -108,6 +109,7 @@ def build_graph(
                 """SELECT a.id AS src, b.id AS dst, e.value, e.transfers, e.first_time,
                           e.last_time, e.rep.b AS rep_block, e.rep.tx AS rep_tx,
                           e.rep.li AS rep_log_index, e.rep.ta AS rep_trace_address,
+                          e.rep.vo AS rep_vout,
                           e.rep.asset AS rep_asset, e.rep.amount AS rep_amount,
                           e.rep.ts AS rep_time
                    FROM _graph_e e

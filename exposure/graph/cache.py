@@ -27,7 +27,7 @@ _ARRAYS = (
     "out_indptr", "out_indices", "out_edge", "in_indptr", "in_indices", "in_edge",
     "edge_value", "edge_first", "edge_last", "node_cats", "node_stop",
 )
-FORMAT = 1
+FORMAT = 2
 
 
 def data_state(con: duckdb.DuckDBPyConnection, chain: str) -> dict:

@@ -245,4 +245,99 @@ MIGRATIONS = (
     ),
 )
 
+_TRANSFERS_VIEW_V4 = """
+CREATE OR REPLACE VIEW transfers AS
+SELECT t.chain,
+       coalesce(a.asset, t.token_address) AS asset,
+       t.token_address,
+       t.tx_hash,
+       t.log_index,
+       CAST(NULL AS VARCHAR) AS trace_address,
+       CAST(NULL AS INTEGER) AS vin,
+       CAST(NULL AS INTEGER) AS vout,
+       t.block_number,
+       b.timestamp AS block_time,
+       t.from_address,
+       t.to_address,
+       t.amount_raw,
+       t.amount_raw_big,
+       coalesce(CAST(t.amount_raw AS DOUBLE), CAST(t.amount_raw_big AS DOUBLE))
+           / pow(10, a.decimals) AS amount
+FROM token_transfers t
+LEFT JOIN assets a ON a.chain = t.chain AND a.token_address = t.token_address
+LEFT JOIN blocks b ON b.chain = t.chain AND b.number = t.block_number
+UNION ALL
+SELECT n.chain, c.native_symbol, CAST(NULL AS VARCHAR), n.tx_hash, CAST(NULL AS UINTEGER),
+       n.trace_address, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), n.block_number,
+       b.timestamp, n.from_address, n.to_address, n.amount_raw, CAST(NULL AS BIGNUM),
+       CAST(n.amount_raw AS DOUBLE) / pow(10, c.native_decimals)
+FROM native_transfers n
+JOIN chains c ON c.chain = n.chain
+LEFT JOIN blocks b ON b.chain = n.chain AND b.number = n.block_number
+UNION ALL
+SELECT x.chain, 'BTC', CAST(NULL AS VARCHAR), x.txid, CAST(NULL AS UINTEGER),
+       CAST(NULL AS VARCHAR), x.vin, x.vout, x.block_number, b.timestamp, x.from_address,
+       x.to_address, CAST(x.amount_sat AS UHUGEINT), CAST(NULL AS BIGNUM),
+       CAST(x.amount_sat AS DOUBLE) / 1e8
+FROM btc_transfers x
+LEFT JOIN blocks b ON b.chain = x.chain AND b.number = x.block_number
+"""
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        "Bitcoin: transactions, outputs, inputs, fetched prevouts, apportioned transfers; "
+        "transfers view with vin/vout",
+        (
+            """CREATE TABLE btc_txs (
+                chain VARCHAR NOT NULL,
+                block_number UBIGINT NOT NULL,
+                position INTEGER NOT NULL,
+                txid VARCHAR NOT NULL,
+                is_coinbase BOOLEAN NOT NULL,
+                coinbase_script BLOB,
+                n_in INTEGER NOT NULL,
+                n_out INTEGER NOT NULL
+            )""",
+            """CREATE TABLE btc_outputs (
+                chain VARCHAR NOT NULL,
+                block_number UBIGINT NOT NULL,
+                txid VARCHAR NOT NULL,
+                vout INTEGER NOT NULL,
+                value_sat UBIGINT NOT NULL,
+                script_type VARCHAR NOT NULL,
+                address VARCHAR
+            )""",
+            """CREATE TABLE btc_inputs (
+                chain VARCHAR NOT NULL,
+                block_number UBIGINT NOT NULL,
+                txid VARCHAR NOT NULL,
+                vin INTEGER NOT NULL,
+                prev_txid VARCHAR NOT NULL,
+                prev_vout UBIGINT NOT NULL,
+                is_coinbase BOOLEAN NOT NULL
+            )""",
+            """CREATE TABLE btc_prevouts (
+                chain VARCHAR NOT NULL,
+                txid VARCHAR NOT NULL,
+                vout INTEGER NOT NULL,
+                value_sat UBIGINT NOT NULL,
+                script_type VARCHAR NOT NULL,
+                address VARCHAR
+            )""",
+            """CREATE TABLE btc_transfers (
+                chain VARCHAR NOT NULL,
+                block_number UBIGINT NOT NULL,
+                txid VARCHAR NOT NULL,
+                vin INTEGER NOT NULL,
+                vout INTEGER NOT NULL,
+                from_address VARCHAR NOT NULL,
+                to_address VARCHAR NOT NULL,
+                amount_sat UBIGINT NOT NULL
+            )""",
+            _TRANSFERS_VIEW_V4,
+        ),
+    ),
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

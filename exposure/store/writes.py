@@ -127,6 +127,10 @@ def rollback_after(con: duckdb.DuckDBPyConnection, chain: str, ancestor: int) ->
         for table, column in (
             ("token_transfers", "block_number"),
             ("native_transfers", "block_number"),
+            ("btc_transfers", "block_number"),
+            ("btc_inputs", "block_number"),
+            ("btc_outputs", "block_number"),
+            ("btc_txs", "block_number"),
             ("blocks", "number"),
         ):
             con.execute(f"DELETE FROM {table} WHERE chain = ? AND {column} > ?", [chain, ancestor])
@@ -246,4 +250,90 @@ def replace_address_exposure(
             "max_hops = excluded.max_hops, rows = excluded.rows, "
             "computed_at = excluded.computed_at",
             [chain, graph_key, max_hops, rows.num_rows],
+        )
+
+
+#: Bitcoin transfers of a block range: for each transaction, from each input's address to each
+#: output's address, the output's value apportioned by the input's share of the transaction's
+#: resolved input value (floor, in satoshi). Coinbase inputs and outputs without an address
+#: (OP_RETURN, non-standard) make no transfer; inputs whose previous output is unknown are left
+#: out of the shares (and counted as unresolved in the data state).
+_BTC_TRANSFERS_SQL = """
+INSERT INTO btc_transfers
+WITH ins AS (
+    SELECT i.txid, i.vin, i.block_number,
+           coalesce(o.address, p.address) AS address,
+           coalesce(o.value_sat, p.value_sat) AS value_sat
+    FROM btc_inputs i
+    LEFT JOIN btc_outputs o
+           ON o.chain = i.chain AND o.txid = i.prev_txid AND o.vout = i.prev_vout
+    LEFT JOIN btc_prevouts p
+           ON p.chain = i.chain AND p.txid = i.prev_txid AND p.vout = i.prev_vout
+    WHERE i.chain = $chain AND i.block_number BETWEEN $lo AND $hi AND NOT i.is_coinbase
+),
+totals AS (SELECT txid, sum(value_sat) AS total FROM ins GROUP BY txid)
+SELECT $chain, ins.block_number, ins.txid, ins.vin, o.vout, ins.address, o.address,
+       CAST(floor(CAST(o.value_sat AS HUGEINT) * ins.value_sat / t.total) AS UBIGINT)
+FROM ins
+JOIN totals t ON t.txid = ins.txid
+JOIN btc_outputs o ON o.chain = $chain AND o.txid = ins.txid
+WHERE ins.address IS NOT NULL AND o.address IS NOT NULL AND t.total > 0
+"""
+
+
+def write_btc_batch(
+    con: duckdb.DuckDBPyConnection,
+    chain: str,
+    first: int,
+    last: int,
+    blocks: pa.Table,
+    txs: pa.Table,
+    outputs: pa.Table,
+    inputs: pa.Table,
+    prevouts: pa.Table | None = None,
+    stream: str = "blocks",
+) -> None:
+    """Replace Bitcoin blocks ``first..last`` of ``chain`` and advance the checkpoint, atomically.
+
+    ``blocks`` follows the EVM ``BLOCK_SCHEMA`` (number, hash, parent_hash, timestamp);
+    ``txs``/``outputs``/``inputs`` carry the ``btc_*`` table columns after ``chain`` (with
+    ``block_number``); ``prevouts`` the ``btc_prevouts`` columns after ``chain``. Apportioned
+    transfers are derived in SQL in the same transaction.
+    """
+    with transaction(con):
+        for table, column in (
+            ("btc_transfers", "block_number"), ("btc_inputs", "block_number"),
+            ("btc_outputs", "block_number"), ("btc_txs", "block_number"), ("blocks", "number"),
+        ):
+            con.execute(
+                f"DELETE FROM {table} WHERE chain = ? AND {column} BETWEEN ? AND ?",
+                [chain, first, last],
+            )
+        con.register("_b", blocks)
+        con.execute(
+            "INSERT INTO blocks SELECT ?, number, hash, parent_hash, to_timestamp(timestamp) "
+            "FROM _b", [chain],
+        )
+        for name, table in (("btc_txs", txs), ("btc_outputs", outputs), ("btc_inputs", inputs)):
+            con.register("_rows", table)
+            con.execute(f"INSERT INTO {name} SELECT ?, * FROM _rows", [chain])
+            con.unregister("_rows")
+        if prevouts is not None and prevouts.num_rows:
+            con.register("_prev", prevouts)
+            con.execute(
+                "INSERT INTO btc_prevouts SELECT ?, * FROM _prev p WHERE NOT EXISTS ("
+                "SELECT 1 FROM btc_prevouts q WHERE q.chain = ? AND q.txid = p.txid "
+                "AND q.vout = p.vout)",
+                [chain, chain],
+            )
+            con.unregister("_prev")
+        con.unregister("_b")
+        con.execute(_BTC_TRANSFERS_SQL, {"chain": chain, "lo": first, "hi": last})
+        con.execute(
+            "INSERT INTO checkpoints VALUES (?, ?, ?, ?, now()) "
+            "ON CONFLICT (chain, stream) DO UPDATE SET "
+            "first_block = least(checkpoints.first_block, excluded.first_block), "
+            "last_block = greatest(checkpoints.last_block, excluded.last_block), "
+            "updated_at = excluded.updated_at",
+            [chain, stream, first, last],
         )
