@@ -42,6 +42,8 @@ class ScreenOptions:
     settings: GraphSettings = field(default_factory=GraphSettings)
     share_tolerance: float = 1e-4
     with_shares: bool = True
+    #: Walk Bitcoin over address clusters (common-input ownership); None = on for Bitcoin.
+    entities: bool | None = None
 
     def directions(self) -> tuple[str, ...]:
         """The directions to walk."""
@@ -108,11 +110,18 @@ class Screener:
         return [r[0] for r in self.con.execute(
             "SELECT DISTINCT chain FROM checkpoints ORDER BY 1").fetchall()]
 
+    def uses_entities(self, chain: str) -> bool:
+        """Whether ``chain`` is walked over address clusters."""
+        wanted = self.options.entities
+        return chain.startswith("bitcoin") if wanted is None else wanted and (
+            chain.startswith("bitcoin"))
+
     def graph(self, chain: str) -> tuple[GraphParts, Walker]:
         """The (cached) graph and a walker over it."""
         if chain not in self._graphs:
+            settings = replace(self.options.settings, entities=self.uses_entities(chain))
             parts, _ = graph_for(
-                self.con, database_file(self.con), chain, self.options.settings,
+                self.con, database_file(self.con), chain, settings,
                 tuple(self.options.categories),
             )
             self._graphs[chain] = (parts, Walker(parts.graph))
@@ -195,26 +204,52 @@ class Screener:
             indexed_range=rng,
         )
 
-    def endpoint_label(self, chain: str, address: str, category: str) -> dict:
-        """The tag that puts ``address`` in ``category``, with its actor's evidence."""
+    def cluster_of(self, chain: str, address: str) -> dict | None:
+        """The cluster ``address`` belongs to (representative, size, linking tx), if any."""
         rows = self.con.execute(
-            """
+            "SELECT cluster, size, linked_by FROM btc_clusters WHERE chain = ? AND address = ?",
+            [chain, address],
+        ).fetchall()
+        if not rows:
+            return None
+        return {"cluster": rows[0][0], "size": int(rows[0][1]), "linked_by": rows[0][2]}
+
+    def endpoint_label(
+        self, chain: str, address: str, category: str, *, entities: bool = False
+    ) -> dict:
+        """The tag that puts ``address`` (or, for a cluster, one of its members) in
+        ``category``, with its actor's evidence; for a cluster also which member carries it and
+        the transaction that linked that member."""
+        members = (
+            "SELECT address FROM btc_clusters WHERE chain = $chain AND cluster = $address "
+            "UNION SELECT $address"
+            if entities else "SELECT $address"
+        )
+        rows = self.con.execute(
+            f"""
             SELECT t.label, t.actor, a.label, t.confidence, t.confidence_level, t.source, p.title,
-                   coalesce(t.serves_mainland, a.serves_mainland), a.evidence
+                   coalesce(t.serves_mainland, a.serves_mainland), a.evidence, c.address,
+                   (SELECT linked_by FROM btc_clusters k WHERE k.chain = c.chain
+                     AND k.address = c.address)
             FROM address_categories c JOIN tags t USING (tag_id)
             JOIN label_packs p ON p.pack_id = t.pack_id
             LEFT JOIN actor_best a ON a.actor_id = t.actor
-            WHERE c.chain = ? AND c.address = ? AND c.category = ?
+            WHERE c.chain = $chain AND c.address IN ({members}) AND c.category = $category
+            ORDER BY t.confidence_level DESC, c.address
             """,
-            [chain, address, category],
+            {"chain": chain, "address": address, "category": category},
         ).fetchall()
         if not rows:
             return {}
         r = rows[0]
+        label = r[0]
+        if entities and r[9] != address:
+            label = f"{r[0]} (cluster member {r[9]}, linked by tx {r[10]})"
         return {
-            "label": r[0], "actor": r[1], "actor_label": r[2], "confidence": r[3],
+            "label": label, "actor": r[1], "actor_label": r[2], "confidence": r[3],
             "confidence_level": int(r[4]), "source": r[5], "pack": r[6],
             "serves_mainland": r[7] if r[7] != "unknown" else None, "evidence": r[8],
+            "member": r[9],
         }
 
     def own_labels(self, chain: str, address: str) -> tuple[dict, ...]:
@@ -248,9 +283,14 @@ class Screener:
         stops: list[StopNode] = []
         node = None
         parts = walker = None
+        cluster = None
         if chosen in self.indexed_chains():
             parts, walker = self.graph(chosen)
-            node = node_id(parts.addresses, normal)
+            key = normal
+            if self.uses_entities(chosen):
+                cluster = self.cluster_of(chosen, normal)
+                key = cluster["cluster"] if cluster else normal
+            node = node_id(parts.addresses, key)
             if node is not None and activity.seen:
                 g = parts.graph
                 activity = replace(
@@ -301,7 +341,10 @@ class Screener:
                 continue
             category = hit.category
             endpoint = parts.addresses[hit.node].as_py()
-            info = self.endpoint_label(chain, endpoint, category)
+            entities = self.uses_entities(chain)
+            info = self.endpoint_label(chain, endpoint, category, entities=entities)
+            if entities and info.get("member"):
+                endpoint = info["member"]
             share = shares.for_category(category)[0] if shares is not None else 0.0
             out[category] = Exposure(
                 category=category,
@@ -339,8 +382,8 @@ class Screener:
             raw = row["rep_amount"]
             hops.append(
                 Hop(
-                    from_address=display(chain, parts.addresses[row["src"]].as_py()),
-                    to_address=display(chain, parts.addresses[row["dst"]].as_py()),
+                    from_address=display(chain, row["rep_from"]),
+                    to_address=display(chain, row["rep_to"]),
                     tx_hash=row["rep_tx"],
                     block_number=int(row["rep_block"]),
                     block_time=dt.datetime.fromtimestamp(row["rep_time"], dt.UTC).isoformat(),

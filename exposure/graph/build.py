@@ -21,8 +21,8 @@ from .settings import GraphSettings
 #: Columns of the per-edge evidence table (row = edge id).
 EVIDENCE_COLUMNS = (
     "src", "dst", "value", "transfers", "first_time", "last_time",
-    "rep_block", "rep_tx", "rep_log_index", "rep_trace_address", "rep_vout", "rep_asset",
-    "rep_amount",
+    "rep_block", "rep_tx", "rep_log_index", "rep_trace_address", "rep_vout", "rep_from",
+    "rep_to", "rep_asset", "rep_amount",
     "rep_time",
 )
 
@@ -36,23 +36,32 @@ class GraphParts:
     evidence: pa.Table
 
 
-def _filtered_edges_sql() -> str:
-    return """
-    SELECT t.from_address AS f, t.to_address AS d,
+def _filtered_edges_sql(entities: bool) -> str:
+    src = "coalesce(cf.cluster, t.from_address)" if entities else "t.from_address"
+    dst = "coalesce(ct.cluster, t.to_address)" if entities else "t.to_address"
+    joins = (
+        "LEFT JOIN btc_clusters cf ON cf.chain = t.chain AND cf.address = t.from_address "
+        "LEFT JOIN btc_clusters ct ON ct.chain = t.chain AND ct.address = t.to_address"
+        if entities else ""
+    )
+    return f"""
+    SELECT {src} AS f, {dst} AS d,
            sum(t.amount * p.price) AS value,
            count(*) AS transfers,
            min(epoch(t.block_time))::BIGINT AS first_time,
            max(epoch(t.block_time))::BIGINT AS last_time,
-           min({'b': t.block_number, 'i': coalesce(t.log_index, 0),
+           min({{'b': t.block_number, 'i': coalesce(t.log_index, 0),
                 'ta': coalesce(t.trace_address, ''), 'tx': t.tx_hash,
                 'li': t.log_index, 'vo': t.vout, 'asset': t.asset,
                 'amount': coalesce(CAST(t.amount_raw AS VARCHAR),
                                    CAST(t.amount_raw_big AS VARCHAR)),
-                'ts': epoch(t.block_time)::BIGINT}) AS rep
+                'ts': epoch(t.block_time)::BIGINT, 'fa': t.from_address,
+                'da': t.to_address}}) AS rep
     FROM transfers t
     JOIN _graph_assets p ON p.asset = t.asset
+    {joins}
     WHERE t.chain = $chain
-      AND t.from_address <> t.to_address
+      AND {src} <> {dst}
       AND (t.amount_raw > 0 OR t.amount_raw_big IS NOT NULL)
       AND t.amount >= p.dust
       AND ($start IS NULL OR t.block_time >= $start)
@@ -93,8 +102,9 @@ def build_graph(
     try:
         cur.register("_graph_assets", params)
         with transaction(cur):
+            edges_sql = _filtered_edges_sql(settings.entities)
             cur.execute(
-                f"CREATE OR REPLACE TEMP TABLE _graph_e AS {_filtered_edges_sql()}",
+                f"CREATE OR REPLACE TEMP TABLE _graph_e AS {edges_sql}",
                 {"chain": chain, "start": start, "end": end},
             )
             cur.execute(
@@ -109,7 +119,7 @@ def build_graph(
                 """SELECT a.id AS src, b.id AS dst, e.value, e.transfers, e.first_time,
                           e.last_time, e.rep.b AS rep_block, e.rep.tx AS rep_tx,
                           e.rep.li AS rep_log_index, e.rep.ta AS rep_trace_address,
-                          e.rep.vo AS rep_vout,
+                          e.rep.vo AS rep_vout, e.rep.fa AS rep_from, e.rep.da AS rep_to,
                           e.rep.asset AS rep_asset, e.rep.amount AS rep_amount,
                           e.rep.ts AS rep_time
                    FROM _graph_e e
@@ -117,9 +127,13 @@ def build_graph(
                    JOIN _graph_nodes b ON b.address = e.d
                    ORDER BY src, dst"""
             ).to_arrow_table()
+            member = (
+                "coalesce((SELECT k.cluster FROM btc_clusters k WHERE k.chain = c.chain "
+                "AND k.address = c.address), c.address)" if settings.entities else "c.address"
+            )
             labelled = cur.execute(
-                "SELECT n.id, c.category FROM address_categories c "
-                "JOIN _graph_nodes n ON n.address = c.address WHERE c.chain = ?",
+                f"SELECT DISTINCT n.id, c.category FROM address_categories c "
+                f"JOIN _graph_nodes n ON n.address = {member} WHERE c.chain = ?",
                 [chain],
             ).fetchall()
             cur.execute("DROP TABLE _graph_e")

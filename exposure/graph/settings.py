@@ -35,6 +35,8 @@ class GraphSettings:
     start: str | None = None
     end: str | None = None
     degree_cap: int = 1000
+    #: Walk over Bitcoin address clusters (common-input ownership) instead of addresses.
+    entities: bool = False
 
     def price(self, asset: str) -> float:
         """Reference USD price of one unit of ``asset``."""

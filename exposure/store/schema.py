@@ -340,4 +340,36 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        "Bitcoin address clusters (common-input ownership) with the linking transaction",
+        (
+            """CREATE TABLE btc_clusters (
+                chain VARCHAR NOT NULL,
+                address VARCHAR NOT NULL,
+                cluster VARCHAR NOT NULL,
+                linked_by VARCHAR,
+                size INTEGER NOT NULL
+            )""",
+            """CREATE TABLE btc_cluster_refusals (
+                chain VARCHAR NOT NULL,
+                txid VARCHAR NOT NULL,
+                size_a INTEGER NOT NULL,
+                size_b INTEGER NOT NULL,
+                reason VARCHAR NOT NULL
+            )""",
+            """CREATE TABLE btc_cluster_state (
+                chain VARCHAR PRIMARY KEY,
+                data_key VARCHAR NOT NULL,
+                addresses BIGINT NOT NULL,
+                clusters BIGINT NOT NULL,
+                coinjoins BIGINT NOT NULL,
+                refused BIGINT NOT NULL,
+                computed_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -337,3 +337,32 @@ def write_btc_batch(
             "updated_at = excluded.updated_at",
             [chain, stream, first, last],
         )
+
+
+def replace_clusters(
+    con: duckdb.DuckDBPyConnection,
+    chain: str,
+    data_key: str,
+    clusters: pa.Table,
+    refusals: pa.Table,
+    coinjoins: int,
+) -> None:
+    """Replace ``chain``'s clusters (address, cluster, linked_by, size) and refusals at once."""
+    with transaction(con):
+        con.execute("DELETE FROM btc_clusters WHERE chain = ?", [chain])
+        con.execute("DELETE FROM btc_cluster_refusals WHERE chain = ?", [chain])
+        con.register("_clusters", clusters)
+        con.execute("INSERT INTO btc_clusters SELECT ?, * FROM _clusters", [chain])
+        con.unregister("_clusters")
+        con.register("_refusals", refusals)
+        con.execute("INSERT INTO btc_cluster_refusals SELECT ?, * FROM _refusals", [chain])
+        con.unregister("_refusals")
+        con.execute(
+            "INSERT INTO btc_cluster_state VALUES (?, ?, ?, "
+            "(SELECT count(DISTINCT cluster) FROM btc_clusters WHERE chain = ?), ?, ?, now()) "
+            "ON CONFLICT (chain) DO UPDATE SET data_key = excluded.data_key, "
+            "addresses = excluded.addresses, clusters = excluded.clusters, "
+            "coinjoins = excluded.coinjoins, refused = excluded.refused, "
+            "computed_at = excluded.computed_at",
+            [chain, data_key, clusters.num_rows, chain, coinjoins, refusals.num_rows],
+        )
