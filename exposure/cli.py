@@ -467,6 +467,14 @@ def screen_command(
     ] = None,
     since: Annotated[str | None, typer.Option(help="Only transfers from this date (ISO).")] = None,
     until: Annotated[str | None, typer.Option(help="Only transfers up to this date (ISO).")] = None,
+    entities: Annotated[
+        bool | None,
+        typer.Option(
+            "--entities/--addresses",
+            help="Bitcoin: walk over address clusters (common-input ownership; the default) "
+            "or over plain addresses.",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Screen one address: hops to mainland-serving exchanges, RWA issuers and other categories,
@@ -487,7 +495,7 @@ def screen_command(
         rules.rank(fail_on)
     options = ScreenOptions(
         direction=direction, max_hops=max_hops,
-        settings=_settings(degree_cap, dust_usd, since, until),
+        settings=_settings(degree_cap, dust_usd, since, until), entities=entities,
     )
     options.directions()
     con = open_store(db)

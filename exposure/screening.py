@@ -21,6 +21,7 @@ from .addresses import EVM_CHAINS, checksum, normalize_bitcoin, normalize_evm
 from .errors import InputError
 from .graph.build import GraphParts
 from .graph.cache import graph_for
+from .graph.clusters import cluster_data_key, ensure_clusters
 from .graph.settings import GraphSettings
 from .labels.catalog import ensure_shipped, shipped_current
 from .labels.taxonomy import SCREENING_CATEGORIES
@@ -67,18 +68,37 @@ def detect_chain(address: str, chain: str, indexed: Sequence[str]) -> tuple[str,
         raise InputError(f"not an address: {address[:60]!r}")
     looks_evm = text[:2].lower() == "0x"
     if chain not in ("auto", ""):
+        if chain.startswith("bitcoin"):
+            return chain, normalize_bitcoin(text, bitcoin_network(chain, text))
         if chain in EVM_CHAINS or (chain in indexed and looks_evm):
             return chain, normalize_evm(text)
-        if chain == "bitcoin":
-            return chain, normalize_bitcoin(text)
         raise InputError(f"unknown chain {chain!r}: use auto, ethereum, bitcoin or an indexed one")
     if looks_evm:
         normal = normalize_evm(text)
-        evm = [c for c in indexed if c in EVM_CHAINS or c not in ("bitcoin", "tron")]
+        evm = [c for c in indexed if not c.startswith("bitcoin") and c != "tron"]
         if "ethereum" in evm or not evm:
             return "ethereum", normal
         return sorted(evm)[0], normal
+    test_like = text.lower().startswith(("bcrt1", "tb1")) or text[:1] in ("m", "n", "2")
+    if test_like:
+        candidates = [c for c in indexed if c.startswith("bitcoin") and c != "bitcoin"]
+        if candidates:
+            chosen = sorted(candidates)[0]
+            return chosen, normalize_bitcoin(text, bitcoin_network(chosen, text))
     return "bitcoin", normalize_bitcoin(text)
+
+
+def bitcoin_network(chain: str, address: str) -> str:
+    """bitcoinlib's network for validating ``address`` of ``chain`` (bitcoin, testnet, regtest).
+
+    Regtest base58 addresses use testnet's prefixes (bitcoinlib's regtest does not), so they are
+    checked as testnet; bech32 ``bcrt1`` ones as regtest.
+    """
+    if chain.endswith("regtest"):
+        return "regtest" if address.lower().startswith("bcrt1") else "testnet"
+    if chain.endswith("testnet"):
+        return "testnet"
+    return "bitcoin"
 
 
 def display(chain: str, address: str) -> str:
@@ -408,17 +428,39 @@ def node_id(addresses: pa.Array, address: str) -> int | None:
     return None if index < 0 else int(index)
 
 
+def bitcoin_chains(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Indexed Bitcoin chains (their clusters are kept current for screening)."""
+    return [
+        r[0] for r in con.execute(
+            "SELECT DISTINCT chain FROM checkpoints WHERE chain LIKE 'bitcoin%' ORDER BY 1"
+        ).fetchall()
+    ]
+
+
+def clusters_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether every indexed Bitcoin chain's clusters match its indexed data."""
+    for chain in bitcoin_chains(con):
+        state = con.execute(
+            "SELECT data_key FROM btc_cluster_state WHERE chain = ?", [chain]
+        ).fetchall()
+        if not state or state[0][0] != cluster_data_key(con, chain):
+            return False
+    return True
+
+
 def open_store(db: str | Path | None = None, *, write: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the store for screening: read-only (so many screens can run at once) unless
     ``write``; the shipped label packs are loaded first if the store lacks them."""
     from .store import connect
 
     con = connect(db, read_only=True)
-    if shipped_current(con) and not write:
+    if shipped_current(con) and clusters_current(con) and not write:
         return con
     con.close()
     con = connect(db)
     ensure_shipped(con)
+    for chain in bitcoin_chains(con):
+        ensure_clusters(con, chain)
     if write:
         return con
     con.close()
