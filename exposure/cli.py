@@ -275,6 +275,150 @@ def index_evm_command(
             )
 
 
+@index_app.command("btc")
+def index_btc_command(
+    rpc: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc",
+            help="JSON-RPC URL of a Bitcoin Core or bcoin node, e.g. http://user:pass@host:8332/ "
+            "(credentials are never shown). Default $EXPOSURE_BTC_RPC. With --blocks-dir it "
+            "only resolves prevouts (getrawtransaction).",
+        ),
+    ] = None,
+    chain: Annotated[
+        str | None,
+        typer.Option(
+            help="Chain name in the store (default 'bitcoin' on mainnet, "
+            "'bitcoin-<network>' otherwise)."
+        ),
+    ] = None,
+    network: Annotated[
+        str,
+        typer.Option(
+            help="bitcoin, testnet, testnet4, signet or regtest: checked against the node's "
+            "genesis block; addresses are encoded for it."
+        ),
+    ] = "bitcoin",
+    from_height: Annotated[
+        int | None, typer.Option(help="First height (default: after the checkpoint, or 0).")
+    ] = None,
+    to_height: Annotated[
+        str | None, typer.Option(help="Last height, or 'tip' (head minus confirmations).")
+    ] = None,
+    confirmations: Annotated[
+        int, typer.Option(min=0, help="Stay this many blocks behind the head (reorg safety).")
+    ] = 6,
+    blocks_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--blocks-dir",
+            help="Read Bitcoin Core's blk*.dat files in this folder instead of asking a node "
+            "(bulk history).",
+        ),
+    ] = None,
+    batch_blocks: Annotated[
+        int | None,
+        typer.Option(min=1, help="Most blocks per committed batch (default 500)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Index Bitcoin blocks, transactions, outputs, inputs and BTC transfers into the store.
+
+    Raw blocks are parsed by exposure, so Bitcoin Core and bcoin give the same rows. Inputs
+    spending outputs outside the indexed range are resolved with getrawtransaction when the
+    node has a transaction index, else counted as unresolved. Resumable and idempotent; a
+    reorganisation is rolled back to the common ancestor.
+    """
+    from .indexers.bitcoin.indexer import BtcIndexSettings, btc_chain_name, index_btc
+    from .indexers.rpc import RpcClient
+    from .store import connect
+
+    stop: int | None = None
+    if to_height is not None and to_height.strip().lower() not in ("tip", "latest", "head", ""):
+        try:
+            stop = int(to_height, 0)
+        except ValueError:
+            raise InputError(
+                f"--to-height must be a height or 'tip', got {to_height!r}"
+            ) from None
+        if stop < 0:
+            raise InputError(f"--to-height must be >= 0, got {to_height!r}")
+    rpc = rpc or os.environ.get("EXPOSURE_BTC_RPC")
+    if not rpc and blocks_dir is None:
+        raise InputError(
+            "no source given: pass --rpc URL (or set EXPOSURE_BTC_RPC) or --blocks-dir PATH"
+        )
+    if blocks_dir is not None and not blocks_dir.is_dir():
+        raise InputError(f"--blocks-dir {blocks_dir} is not a folder")
+    name = btc_chain_name(chain, network)
+    settings = BtcIndexSettings(confirmations=confirmations)
+    if batch_blocks:
+        settings.max_blocks = batch_blocks
+    with ExitStack() as stack:
+        con = connect(db)
+        stack.callback(con.close)
+        progress = stack.enter_context(
+            Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                console=err,
+                disable=_quiet(),
+                transient=False,
+            )
+        )
+        task = progress.add_task(f"{name} blocks", total=None, rate="")
+
+        def on_progress(p: IndexProgress) -> None:
+            if p.message:
+                progress.console.print(f"{name}: {p.message}", markup=False)
+            total = max(0, p.last_block - p.first_block + 1)
+            elapsed = progress.tasks[task].elapsed or 1e-9
+            progress.update(
+                task,
+                total=total,
+                completed=max(0, p.committed_block - p.first_block + 1),
+                rate=f"{p.blocks_done / elapsed:,.0f} blocks/s "
+                f"{p.native_transfers / elapsed:,.0f} transfers/s",
+            )
+
+        result = index_btc(
+            con,
+            RpcClient(rpc) if rpc else None,
+            chain=name,
+            network=network,
+            from_height=from_height,
+            to_height=stop,
+            blocks_dir=blocks_dir,
+            settings=settings,
+            on_progress=on_progress,
+        )
+        progress.stop()
+        source = str(blocks_dir) if blocks_dir is not None else redact_url(rpc or "")
+        if result.up_to_date:
+            out.print(
+                f"{result.chain}: up to date (nothing to index up to block {result.to_block}) "
+                f"in {db_path(db)}",
+                markup=False,
+            )
+        else:
+            unresolved = (
+                f", {result.unresolved_inputs:,} inputs unresolved (no transaction index)"
+                if result.unresolved_inputs
+                else ""
+            )
+            out.print(
+                f"{result.chain}: indexed blocks {result.from_block}-{result.to_block} from "
+                f"{source}: {result.transactions:,} transactions, {result.transfers:,} transfers, "
+                f"{result.prevouts_fetched:,} prevouts fetched{unresolved} in "
+                f"{result.seconds:.1f} s (reorgs: {result.reorgs}) into {db_path(db)}",
+                markup=False,
+            )
+
+
 def _guess_chain(address: str) -> str:
     text = address.strip()
     if text.lower().startswith("0x"):
@@ -567,6 +711,44 @@ def batch_command(
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
     err.print(f"screened {len(results) - len(bad)} of {len(results)} rows ({summary})"
               + (f"; results in {out_file}" if out_file else ""))
+
+
+@app.command("demo")
+def demo_command(
+    db: Annotated[
+        Path, typer.Option("--db", help="The demo's database (recreated).")
+    ] = Path("exposure-demo.duckdb"),
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Where the HTML reports go.")
+    ] = Path("demo-reports"),
+    lang: LangOption = "en",
+) -> None:
+    """Run the whole product on a local chain, offline: start anvil, play a scripted story of
+    customers, mule chains, an exchange, an RWA issuer and poisoning transfers, index it, load
+    the demo labels, screen the customers and write their reports. Needs `npm ci` (anvil)."""
+    from .demo import run_demo
+    from .report.i18n import category_name, level_name
+    from .report.render import render
+
+    if lang not in ("en", "zh"):
+        raise InputError(f"--lang must be en or zh, got {lang!r}")
+    result = run_demo(db, out_dir, lang=lang, on_step=lambda m: err.print(f"demo: {m}"))
+    name, _, first, _ = result.reports[1]
+    sys.stdout.write(render(first, "text", lang))
+    out.print()
+    for name, story, report, path in result.reports:
+        found = report.found()
+        nearest = (
+            f"{category_name(found[0].category, lang)} {found[0].direction} "
+            f"{found[0].hops} hop(s)" if found else "-"
+        )
+        out.print(f"{name:<4} {level_name(report.rating.level, lang):<8} {nearest:<55} {story}",
+                  markup=False)
+        out.print(f"     {path}", markup=False)
+    out.print(
+        f"database: {result.db} ({result.transfers} transfers in {result.blocks} blocks); "
+        f"reports: {result.out_dir}/; {result.seconds:.0f} s"
+    )
 
 
 @db_app.command("info")

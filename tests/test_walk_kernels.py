@@ -598,3 +598,51 @@ def test_kernels_module_imports_only_numpy_and_numba():
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
     assert imported <= {"numpy", "numba", "__future__"}
+
+
+def test_walker_rejects_rows_that_are_not_ascending():
+    g = make_graph(3, [(0, 1), (0, 2)])
+    swapped = g.out_indices[::-1].copy()
+    bad = Graph(g.chain, g.categories, g.out_indptr, swapped, g.out_edge, *g.adjacency("in"),
+                g.edge_value, g.edge_first, g.edge_last, g.node_cats, g.node_stop)
+    with pytest.raises(ValueError, match="out rows must hold strictly ascending neighbour ids"):
+        Walker(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
+def test_batch_hops_do_not_depend_on_the_bit_storage_type(dtype):
+    rng = np.random.default_rng(11)
+    n = 300
+    pairs = np.unique(rng.integers(0, n, (2000, 2)), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    cats = {int(v): [CATS[i % 3]] for i, v in enumerate(rng.choice(n, 12, replace=False))}
+    g = make_graph(n, [tuple(p) for p in pairs.tolist()], cats=cats)
+    expected = batch_hops(g, "out", 6)
+    ip, ix, _ = g.adjacency("out")
+    rip, rix, _ = g.adjacency("in")
+    for parallel, ratio in ((False, 0.0), (True, 0.0), (True, float("inf"))):
+        stats = np.zeros((7, 3), np.int64)
+        got = kernels.multi_source_hops(ip, ix, rip, rix, g.node_cats, g.node_stop, 6, len(CATS),
+                                        parallel, 3, ratio, np.zeros(1, dtype), stats)
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_batch_hops_with_more_than_eight_categories():
+    names = tuple(f"c{i}" for i in range(10))
+    g = make_graph(4, [(0, 1), (1, 2), (2, 3)], cats={3: ["c9"], 1: ["c0"]}, categories=names)
+    hops = batch_hops(g, "out", 6)
+    # node 1 is labelled c0: terminal for node 0, but as a start it is expanded
+    assert hops[:, 9].tolist() == [NO_HOPS, 2, 1, 0]
+    assert hops[:, 0].tolist() == [1, 0, NO_HOPS, NO_HOPS]
+    walk = Walker(g).nearest(2, "out")
+    assert walk.for_category("c9").hops == 1
+
+
+def test_batch_hops_record_what_each_level_did():
+    g = make_graph(4, [(0, 1), (1, 2), (2, 3)], cats={3: ["rwa"]})
+    stats = np.zeros((7, 3), np.int64)
+    batch_hops(g, "out", 6, level_stats=stats, push_ratio=0.0)
+    assert stats[0].tolist() == [0, 1, 0]
+    assert stats[1].tolist() == [1, 1, 1]  # pushed from node 3 to its one predecessor
+    assert stats[4].tolist() == [1, 1, 0]  # node 0 has no predecessor: the frontier dies
+    assert stats[5].tolist() == [0, 0, 0]  # level 5 never runs

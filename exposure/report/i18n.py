@@ -148,6 +148,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "setting.start": {"en": "Window start", "zh": "时间窗口起点"},
     "setting.end": {"en": "Window end", "zh": "时间窗口终点"},
     "setting.degree_cap": {"en": "Degree cap (stop nodes)", "zh": "连接度上限（停止节点）"},
+    "setting.entities": {"en": "Bitcoin address clusters (common-input ownership)",
+                         "zh": "比特币地址聚类（共同输入所有权）"},
     "open": {"en": "open", "zh": "不限"},
     "none": {"en": "none", "zh": "无"},
     # -- the two "nothing" outcomes, kept distinct -----------------------------------------------

@@ -28,7 +28,7 @@ DEFAULT_MAX_STOPS = 64
 #: Below this many edges the batch kernel runs serial (thread start-up would dominate).
 PARALLEL_MIN_EDGES = 1_000_000
 #: A batch level pushes (serial, sparse) when its frontier's degree sum is below E / this.
-DEFAULT_PUSH_RATIO = 8.0
+DEFAULT_PUSH_RATIO = 2.0
 _GEN_LIMIT = 2**31 - 1
 
 
@@ -157,9 +157,12 @@ def _require(arr: np.ndarray, name: str, dtypes: tuple[type, ...], length: int |
 
 def check_csr(indptr: np.ndarray, indices: np.ndarray, edge: np.ndarray, n_nodes: int,
               n_edges: int, name: str = "csr", check_ids: bool = True) -> None:
-    """Check one CSR triple: dtypes, shapes, contiguity and (optionally, O(E)) id ranges.
+    """Check one CSR triple: dtypes, shapes, contiguity and (optionally, O(E)) ids.
 
-    Raises ``TypeError`` for a wrong dtype and ``ValueError`` for a wrong shape or range.
+    With ``check_ids``: ``indptr`` runs from 0 to E without decreasing, ids are in range and
+    every row is strictly ascending (the tie rule and the parallel push rely on it; it also
+    rules out duplicate edges). Raises ``TypeError`` for a wrong dtype and ``ValueError`` for a
+    wrong shape, range or order.
     """
     _require(indptr, f"{name} indptr", (np.int64,), n_nodes + 1)
     _require(indices, f"{name} indices", (np.int32,), None)
@@ -175,6 +178,8 @@ def check_csr(indptr: np.ndarray, indices: np.ndarray, edge: np.ndarray, n_nodes
             raise ValueError(f"{name} indices must be node ids in [0, {n_nodes})")
         if int(edge.min()) < 0 or int(edge.max()) >= n_edges:
             raise ValueError(f"{name} edge ids must be in [0, {n_edges})")
+        if not kernels.rows_ascending(indptr, indices):
+            raise ValueError(f"{name} rows must hold strictly ascending neighbour ids")
 
 
 def check_graph(graph: Graph, check_ids: bool = True) -> None:
@@ -241,7 +246,7 @@ def build_csr(n_nodes: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarra
 
 def batch_hops(graph: Graph, direction: str, max_hops: int = DEFAULT_MAX_HOPS,
                parallel: bool | None = None, push_ratio: float = DEFAULT_PUSH_RATIO,
-               check_ids: bool = True) -> np.ndarray:
+               check_ids: bool = True, level_stats: np.ndarray | None = None) -> np.ndarray:
     """Hops from every node to the nearest labelled node of every category (one direction).
 
     ``hops[a, i]`` equals ``Walker(graph).nearest(a, direction, max_hops)`` for
@@ -260,6 +265,8 @@ def batch_hops(graph: Graph, direction: str, max_hops: int = DEFAULT_MAX_HOPS,
         See ``kernels.multi_source_hops``; affects speed only.
     check_ids : bool
         Run the O(E) id-range checks first.
+    level_stats : int64[max_hops + 1, 3], optional
+        Filled with what each level did (see ``kernels.multi_source_hops``), for benchmarks.
 
     Returns
     -------
@@ -276,9 +283,14 @@ def batch_hops(graph: Graph, direction: str, max_hops: int = DEFAULT_MAX_HOPS,
         parallel = graph.n_edges >= PARALLEL_MIN_EDGES and numba.get_num_threads() > 1
     indptr, indices, _ = graph.adjacency(direction)
     rev_indptr, rev_indices, _ = graph.adjacency("in" if direction == "out" else "out")
+    if level_stats is None:
+        level_stats = np.zeros((max_hops + 1, 3), dtype=np.int64)
+    _require(level_stats.reshape(-1), "level_stats", (np.int64,), 3 * (max_hops + 1))
+    witness = np.zeros(1, dtype=bits_dtype(n_cats))
     return kernels.multi_source_hops(indptr, indices, rev_indptr, rev_indices, graph.node_cats,
                                      graph.node_stop, max_hops, n_cats, bool(parallel),
-                                     float(push_ratio), np.zeros(1, dtype=bits_dtype(n_cats)))
+                                     numba.get_num_threads(), float(push_ratio), witness,
+                                     level_stats)
 
 
 def bits_dtype(n_cats: int) -> type:

@@ -148,6 +148,28 @@ def counting_sort_csr(n_nodes, src, dst, edge_dtype_witness):
     return indptr, indices, edge
 
 
+@njit(parallel=True, cache=True)
+def rows_ascending(indptr, indices):
+    """True if every CSR row holds strictly ascending ids (so no duplicate edges either).
+
+    Parameters
+    ----------
+    indptr : int64[N+1]
+    indices : int32[E]
+
+    Returns
+    -------
+    bool
+    """
+    bad = 0
+    for u in prange(indptr.shape[0] - 1):
+        for k in range(indptr[u] + 1, indptr[u + 1]):
+            if indices[k] <= indices[k - 1]:
+                bad += 1
+                break
+    return bad == 0
+
+
 # --------------------------------------------------------------------------------------------
 # Bounded BFS from one node
 # --------------------------------------------------------------------------------------------
@@ -441,58 +463,133 @@ def value_share(
 
 @njit(inline="always", cache=True)
 def _record_hops(hops, a, new, level, n_cats):
-    """Write ``level`` into ``hops[a, b]`` for each bit ``b < n_cats`` set in ``new``."""
+    """Write ``level`` into ``hops[a, b]`` for each bit ``b < n_cats`` set in ``new``.
+
+    Branch-free over the row (the bits are unpredictable; a branch per bit costs more than
+    rewriting the row's bytes).
+    """
+    lv = np.int64(level)
     for b in range(n_cats):
-        if (new >> np.uint64(b)) & _ONE:
-            hops[a, b] = level
+        bit = np.int64((new >> np.uint64(b)) & _ONE)
+        h = np.int64(hops[a, b])
+        hops[a, b] = h + (lv - h) * bit
 
 
 @njit(inline="always", cache=True)
-def _pull_one(a, indptr, indices, node_cats, node_stop, prop, found, nxt, hops, level, n_cats,
-              all_bits):
+def _settle(a, gathered, passes, found, nxt, hops, level, n_cats):
+    """Turn the bits gathered at node ``a`` into this level's result.
+
+    New bits (gathered and not yet found) get hop count ``level``; they become ``a``'s
+    propagating bits for the next level if ``a`` passes bits on (``passes[a] == 1``: unlabelled,
+    not a stop node). Returns 1 if ``a`` is on the next frontier.
+    """
+    new = gathered & ~np.uint64(found[a])
+    if new != _ZERO:
+        found[a] = np.uint64(found[a]) | new
+        _record_hops(hops, a, new, level, n_cats)
+        if passes[a]:
+            nxt[a] = new
+            return 1
+    nxt[a] = 0
+    return 0
+
+
+@njit(inline="always", cache=True)
+def _pull_one(a, indptr, indices, passes, prop, found, nxt, hops, level, n_cats, live_bits):
     """One node's pull step (shared by the serial and the parallel level kernels).
 
     Inlined at the IR level: a real call per node would pass a dozen arrays and touch their
     reference counts, which two threads then fight over (measured 5x slower).
     """
-    missing = all_bits & ~np.uint64(found[a])
+    missing = live_bits & ~np.uint64(found[a])
     acc = _ZERO
     if missing != _ZERO:
         for k in range(indptr[a], indptr[a + 1]):
             acc |= np.uint64(prop[indices[k]])
             if (acc & missing) == missing:
                 break
-    new = acc & missing
-    if new != _ZERO:
-        found[a] = np.uint64(found[a]) | new
-        _record_hops(hops, a, new, level, n_cats)
-    if new != _ZERO and node_cats[a] == _ZERO and node_stop[a] == 0:
-        nxt[a] = new
-    else:
-        nxt[a] = 0
+    return _settle(a, acc & missing, passes, found, nxt, hops, level, n_cats)
 
 
 @njit(cache=True)
-def _pull_level_serial(indptr, indices, node_cats, node_stop, prop, found, nxt, hops, level,
-                       n_cats, all_bits):
-    """Pull level over all nodes, serial (same result as the parallel one)."""
+def _pull_level_serial(indptr, indices, passes, prop, found, nxt, hops, level, n_cats,
+                       live_bits):
+    """Pull level over all nodes, serial (same result as the parallel one); next frontier size."""
+    count = 0
     for a in range(indptr.shape[0] - 1):
-        _pull_one(a, indptr, indices, node_cats, node_stop, prop, found, nxt, hops, level,
-                  n_cats, all_bits)
+        count += _pull_one(a, indptr, indices, passes, prop, found, nxt, hops, level, n_cats,
+                           live_bits)
+    return count
 
 
 @njit(parallel=True, cache=True)
-def _pull_level_parallel(indptr, indices, node_cats, node_stop, prop, found, nxt, hops, level,
-                         n_cats, all_bits):
+def _pull_level_parallel(indptr, indices, passes, prop, found, nxt, hops, level, n_cats,
+                         live_bits):
     """Pull level over all nodes with prange; each node writes only its own entries."""
+    count = 0
     for a in prange(indptr.shape[0] - 1):
-        _pull_one(a, indptr, indices, node_cats, node_stop, prop, found, nxt, hops, level,
-                  n_cats, all_bits)
+        count += _pull_one(a, indptr, indices, passes, prop, found, nxt, hops, level, n_cats,
+                           live_bits)
+    return count
+
+
+@njit(cache=True)
+def _lower_bound(indices, lo, hi, value):
+    """First position in ``indices[lo:hi]`` (ascending) holding ``value`` or more."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if indices[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(parallel=True, cache=True)
+def _push_level_parallel(rev_indptr, rev_indices, frontier, n_front, prop, nxt, n_parts):
+    """Push level split by target range: part ``t`` applies only the pushes into its own slice
+    of the nodes (found by binary search in each ascending row), so every target has exactly
+    one writer: no races, no atomics, same result for any thread count."""
+    n = nxt.shape[0]
+    for t in prange(n_parts):
+        first = (n * t) // n_parts
+        last = (n * (t + 1)) // n_parts
+        for i in range(n_front):
+            v = frontier[i]
+            bits = prop[v]
+            k = _lower_bound(rev_indices, rev_indptr[v], rev_indptr[v + 1], first)
+            end = rev_indptr[v + 1]
+            while k < end and rev_indices[k] < last:
+                nxt[rev_indices[k]] |= bits
+                k += 1
+
+
+@njit(parallel=True, cache=True)
+def _settle_sweep(passes, found, nxt, hops, level, n_cats):
+    """Settle every node holding gathered bits (after a push), nodes in parallel."""
+    count = 0
+    for a in prange(nxt.shape[0]):
+        if nxt[a] != 0:
+            count += _settle(a, np.uint64(nxt[a]), passes, found, nxt, hops, level, n_cats)
+    return count
+
+
+@njit(parallel=True, cache=True)
+def _level_zero(node_cats, node_stop, cat_mask, hops, found, prop, passes):
+    """Level 0 of ``multi_source_hops``: labelled nodes are 0 hops from their own categories."""
+    n_cats = hops.shape[1]
+    for a in prange(node_cats.shape[0]):
+        c = node_cats[a] & cat_mask
+        found[a] = c
+        prop[a] = c
+        passes[a] = 1 if node_cats[a] == _ZERO and node_stop[a] == 0 else 0
+        for b in range(n_cats):
+            hops[a, b] = 0 if (c >> np.uint64(b)) & _ONE else NO_HOPS
 
 
 @njit(cache=True)
 def multi_source_hops(indptr, indices, rev_indptr, rev_indices, node_cats, node_stop, max_hops,
-                      n_cats, parallel, push_ratio, bits_witness):
+                      n_cats, parallel, n_threads, push_ratio, bits_witness, level_stats):
     """Hops from every node to the nearest labelled node of every category, all at once.
 
     ``hops[a, c]`` is what :func:`bfs_nearest` started at ``a`` in the same adjacency reports for
@@ -509,9 +606,10 @@ def multi_source_hops(indptr, indices, rev_indptr, rev_indices, node_cats, node_
     stop nodes never pass anything else on. A level runs in one of two equivalent ways:
 
     - pull (dense frontier): every node ORs its neighbours' bits, ``prange`` over nodes, each
-      node writing only its own entries, stopping early once it has all bits it lacks;
-    - push (sparse frontier, serial): each frontier node ORs its bits into its predecessors,
-      found through the reverse adjacency ``rev_indptr/rev_indices``.
+      node writing only its own entries, stopping early once it has all the live bits it lacks;
+    - push (sparse frontier): each frontier node ORs its bits into its predecessors, found
+      through the reverse adjacency ``rev_indptr/rev_indices``; in parallel, each thread
+      applies only the pushes into its own slice of the nodes (one writer per node).
 
     OR is commutative, so both give the same bits whatever the thread count: the result is
     identical serial or parallel, push or pull.
@@ -529,14 +627,20 @@ def multi_source_hops(indptr, indices, rev_indptr, rev_indices, node_cats, node_
     n_cats : int
         Number of categories (columns of ``hops``), 1 .. 64; bits >= n_cats are ignored.
     parallel : bool
-        Run pull levels with ``prange`` over nodes.
+        Run pull levels and large push levels in parallel.
+    n_threads : int
+        Parts of a parallel push (numba's thread count). Speed only.
     push_ratio : float
         A level pushes when the frontier's reverse degree sum is below ``E / push_ratio``
-        (e.g. 8.0; use ``inf`` to always pull and ``0`` to always push). Speed only.
+        (e.g. 2.0; use ``inf`` to always pull and ``0`` to always push). Speed only.
     bits_witness : uint8[:], uint16[:], uint32[:] or uint64[:]
         Its dtype stores the per-node bit sets: the smallest unsigned type with ``n_cats`` bits
         (uint8 for up to 8 categories keeps the randomly read array small enough for the CPU
         cache: about 5x faster than uint64 at 10M nodes). Speed only.
+    level_stats : int64[max_hops + 1, 3]
+        Out: per level ``L`` >= 1, ``(1 if pushed else 0, frontier size, frontier reverse-degree
+        sum)`` for the level that computed distance ``L``; rows of levels not run are left as
+        they were. Row 0 gets ``(0, number of labelled nodes, 0)``.
 
     Returns
     -------
@@ -550,69 +654,91 @@ def multi_source_hops(indptr, indices, rev_indptr, rev_indices, node_cats, node_
         cat_mask = ~_ZERO
     else:
         cat_mask = (_ONE << np.uint64(n_cats)) - _ONE
-    hops = np.full((n, n_cats), NO_HOPS, dtype=np.uint8)
+    hops = np.empty((n, n_cats), dtype=np.uint8)
     found = np.empty(n, dtype=bits_witness.dtype)
     prop = np.zeros(n, dtype=bits_witness.dtype)
     nxt = np.zeros(n, dtype=bits_witness.dtype)
+    passes = np.empty(n, dtype=np.uint8)
     frontier = np.empty(n, dtype=np.int32)
     touched = np.empty(n, dtype=np.int32)
-
+    _level_zero(node_cats, node_stop, cat_mask, hops, found, prop, passes)
     n_front = 0
-    all_bits = _ZERO
     for a in range(n):
-        c = node_cats[a] & cat_mask
-        found[a] = c
-        if c != _ZERO:
-            all_bits |= c
-            _record_hops(hops, a, c, 0, n_cats)
-            prop[a] = c
+        if found[a] != 0:
             frontier[n_front] = a
             n_front += 1
+    level_stats[0, 0] = 0
+    level_stats[0, 1] = n_front
+    level_stats[0, 2] = 0
 
     for level in range(1, max_hops + 1):
         if n_front == 0:
             break
         push_cost = 0
+        live_bits = _ZERO  # only bits on the frontier can be found at this level
         for i in range(n_front):
             v = frontier[i]
             push_cost += rev_indptr[v + 1] - rev_indptr[v]
+            live_bits |= np.uint64(prop[v])
+        level_stats[level, 1] = n_front
+        level_stats[level, 2] = push_cost
         if push_cost * push_ratio < m:
-            # push: nxt is all zero on entry; it gathers incoming bits of touched nodes
-            n_touched = 0
-            for i in range(n_front):
-                v = frontier[i]
-                bits = prop[v]
-                for k in range(rev_indptr[v], rev_indptr[v + 1]):
-                    a = rev_indices[k]
-                    if nxt[a] == 0:
-                        touched[n_touched] = a
-                        n_touched += 1
-                    nxt[a] |= bits
+            level_stats[level, 0] = 1
+            # push: nxt is all zero on entry; it gathers the incoming bits of touched nodes
             n_next = 0
-            for i in range(n_touched):
-                a = touched[i]
-                new = np.uint64(nxt[a]) & ~np.uint64(found[a])
-                if new != _ZERO:
-                    found[a] = np.uint64(found[a]) | new
-                    _record_hops(hops, a, new, level, n_cats)
-                if new != _ZERO and node_cats[a] == _ZERO and node_stop[a] == 0:
-                    nxt[a] = new
-                    touched[n_next] = a  # reuse: the next frontier, in place (n_next <= i)
-                    n_next += 1
-                else:
-                    nxt[a] = 0
-            for i in range(n_front):
-                prop[frontier[i]] = 0
-            for i in range(n_next):
-                frontier[i] = touched[i]
+            if push_cost * 16 < n:
+                # small: keep a list of touched nodes and visit only them
+                n_touched = 0
+                for i in range(n_front):
+                    v = frontier[i]
+                    bits = prop[v]
+                    for k in range(rev_indptr[v], rev_indptr[v + 1]):
+                        a = rev_indices[k]
+                        if nxt[a] == 0:
+                            touched[n_touched] = a
+                            n_touched += 1
+                        nxt[a] |= bits
+                for i in range(n_front):
+                    prop[frontier[i]] = 0
+                for i in range(n_touched):
+                    a = touched[i]
+                    if _settle(a, np.uint64(nxt[a]), passes, found, nxt, hops, level, n_cats):
+                        frontier[n_next] = a
+                        n_next += 1
+            elif parallel:
+                # large, parallel: split by target range, then settle all nodes in parallel
+                _push_level_parallel(rev_indptr, rev_indices, frontier, n_front, prop, nxt,
+                                     max(1, n_threads))
+                for i in range(n_front):
+                    prop[frontier[i]] = 0
+                _settle_sweep(passes, found, nxt, hops, level, n_cats)
+                for a in range(n):
+                    if nxt[a] != 0:
+                        frontier[n_next] = a
+                        n_next += 1
+            else:
+                # large, serial: a branch-free scatter, then one sequential sweep
+                for i in range(n_front):
+                    v = frontier[i]
+                    bits = prop[v]
+                    for k in range(rev_indptr[v], rev_indptr[v + 1]):
+                        nxt[rev_indices[k]] |= bits
+                for i in range(n_front):
+                    prop[frontier[i]] = 0
+                for a in range(n):
+                    if nxt[a] != 0 and _settle(a, np.uint64(nxt[a]), passes, found, nxt, hops,
+                                               level, n_cats):
+                        frontier[n_next] = a
+                        n_next += 1
             n_front = n_next
         else:
+            level_stats[level, 0] = 0
             if parallel:
-                _pull_level_parallel(indptr, indices, node_cats, node_stop, prop, found, nxt,
-                                     hops, level, n_cats, all_bits)
+                _pull_level_parallel(indptr, indices, passes, prop, found, nxt, hops, level,
+                                     n_cats, live_bits)
             else:
-                _pull_level_serial(indptr, indices, node_cats, node_stop, prop, found, nxt,
-                                   hops, level, n_cats, all_bits)
+                _pull_level_serial(indptr, indices, passes, prop, found, nxt, hops, level,
+                                   n_cats, live_bits)
             for i in range(n_front):
                 prop[frontier[i]] = 0
             n_front = 0
