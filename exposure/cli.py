@@ -417,6 +417,18 @@ def index_btc_command(
                 f"{result.seconds:.1f} s (reorgs: {result.reorgs}) into {db_path(db)}",
                 markup=False,
             )
+        if not result.up_to_date:
+            from .graph.clusters import compute_clusters
+            from .labels.mining import derive_mining_labels
+
+            counts = compute_clusters(con, name)
+            payouts = derive_mining_labels(con, name)
+            out.print(
+                f"{name}: {counts['clusters']:,} clusters of {counts['addresses']:,} addresses "
+                f"({counts['coinjoins']:,} CoinJoin-shaped transactions not linked, "
+                f"{counts['refused']:,} merges refused); {payouts:,} mining payout addresses",
+                markup=False,
+            )
 
 
 def _guess_chain(address: str) -> str:
