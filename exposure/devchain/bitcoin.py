@@ -19,8 +19,11 @@ bcoin's quirks, as met here: regtest P2PKH addresses start with ``R`` (not Bitco
 wallet learns of new blocks about a second after the node, and ``--max-outbound=0`` crashes it.
 Coinbase outputs mature after 100 blocks, and the block subsidy halves every 150 blocks. Segwit
 is a BIP9 deployment on bcoin's regtest (not active from genesis as in Bitcoin Core): it is active
-from height 432 (:data:`SEGWIT_HEIGHT`), and before that the node silently drops transactions
-spending witness outputs from its mempool while the wallet keeps them as pending.
+from height 432 (:data:`SEGWIT_HEIGHT`). A transaction the node's mempool refuses (a witness spend
+before then, a fee its own wallet underestimated) is only logged: the wallet keeps it as pending
+and ``sendrawtransaction`` still answers its txid, so :meth:`BtcDevChain.send` checks the mempool.
+``invalidateblock`` drops the abandoned branch's transactions instead of returning them to the
+mempool.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import requests
 
@@ -59,9 +62,6 @@ _INSTALL_HINT = (
     "repository (package.json pins bcoin 1.0.2 with the leveldown override Node 20 needs), put "
     "`bcoin` on PATH, or set EXPOSURE_BCOIN to its executable."
 )
-
-T = TypeVar("T")
-
 
 def find_bcoin() -> str:
     """Return the path of a ``bcoin`` executable.
@@ -408,12 +408,10 @@ class BtcDevChain:
         return self._mining_address
 
     def invalidate(self, block_hash: str) -> None:
-        """Mark a block (and its descendants) invalid: the chain falls back to its parent."""
+        """Mark a block (and its descendants) invalid: the chain falls back to its parent, and
+        mining continues on another branch (a reorganisation). bcoin drops the abandoned
+        blocks' transactions instead of returning them to its mempool."""
         self.rpc("invalidateblock", [block_hash])
-
-    def reconsider(self, block_hash: str) -> None:
-        """Undo :meth:`invalidate`; the node switches back if that branch has more work."""
-        self.rpc("reconsiderblock", [block_hash])
 
     # -- wallet HTTP ---------------------------------------------------------------------------
     def _wallet(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
