@@ -262,11 +262,9 @@ class Screener:
         if not rows:
             return {}
         r = rows[0]
-        label = r[0]
-        if entities and r[9] != address:
-            label = f"{r[0]} (cluster member {r[9]}, linked by tx {r[10]})"
         return {
-            "label": label, "actor": r[1], "actor_label": r[2], "confidence": r[3],
+            "label": r[0], "linked_by": r[10], "actor": r[1], "actor_label": r[2],
+            "confidence": r[3],
             "confidence_level": int(r[4]), "source": r[5], "pack": r[6],
             "serves_mainland": r[7] if r[7] != "unknown" else None, "evidence": r[8],
             "member": r[9],
@@ -321,7 +319,7 @@ class Screener:
         for direction in directions:
             found: dict[str, Exposure] = {}
             if node is not None and walker is not None and parts is not None:
-                found, met = self._walk(chosen, parts, walker, node, direction)
+                found, met = self._walk(chosen, parts, walker, node, direction, normal)
                 stops.extend(met)
             for category in opts.categories:
                 exposures.append(
@@ -344,7 +342,8 @@ class Screener:
         )
 
     def _walk(
-        self, chain: str, parts: GraphParts, walker: Walker, node: int, direction: str
+        self, chain: str, parts: GraphParts, walker: Walker, node: int, direction: str,
+        screened: str,
     ) -> tuple[dict[str, Exposure], list[StopNode]]:
         opts = self.options
         graph = parts.graph
@@ -365,6 +364,14 @@ class Screener:
             info = self.endpoint_label(chain, endpoint, category, entities=entities)
             if entities and info.get("member"):
                 endpoint = info["member"]
+                cluster = self.cluster_of(chain, endpoint)
+                if cluster and endpoint != screened:
+                    how = (f"linked by tx {info['linked_by']}" if info.get("linked_by")
+                           else "its representative")
+                    info["label"] = (
+                        f"{info['label']} (via its cluster of {cluster['size']} addresses: "
+                        f"member {endpoint}, {how})"
+                    )
             share = shares.for_category(category)[0] if shares is not None else 0.0
             out[category] = Exposure(
                 category=category,

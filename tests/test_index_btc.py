@@ -624,3 +624,91 @@ def test_the_api_key_never_appears_in_output_errors_or_the_database(world, tmp_p
     assert key.encode() not in db.read_bytes()
     sources = query(db, "SELECT source FROM index_runs")
     assert sources == [(f"http://127.0.0.1:{world.node.port}/",)]
+
+
+# -- clusters, mining labels and screening on Bitcoin ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def labelled(world, indexed, tmp_path_factory):
+    """A copy of the indexed world with clusters, mining labels and one labelled exchange
+    address: the first input address of the 5-input consolidation."""
+    import shutil
+
+    from exposure.graph.clusters import compute_clusters
+    from exposure.labels.catalog import ensure_shipped, import_labels
+    from exposure.labels.mining import derive_mining_labels
+
+    src, result = indexed
+    folder = tmp_path_factory.mktemp("btc-screen")
+    db = folder / "labelled.duckdb"
+    shutil.copy(src, db)
+    con = connect(db)
+    chain = result.chain
+    members = [r[0] for r in con.execute(
+        "SELECT DISTINCT o.address FROM btc_inputs i JOIN btc_outputs o "
+        "ON o.chain = i.chain AND o.txid = i.prev_txid AND o.vout = i.prev_vout "
+        "WHERE i.txid = ? ORDER BY 1", [world.consolidation.spend_txid]).fetchall()]
+    assert len(members) == 5
+    counts = compute_clusters(con, chain)
+    payouts = derive_mining_labels(con, chain)
+    ensure_shipped(con)
+    (folder / "x.yaml").write_text(
+        "title: BTC test labels (demo data)\ncreator: tests\nsource: tests\n"
+        f"confidence: ownership\nnetwork: {chain}\ncurrency: BTC\ntags:\n"
+        f"- address: '{members[0]}'\n  label: Binance deposit (test)\n  actor: binance\n"
+        "  category: exchange\n"
+    )
+    assert import_labels(con, [folder / "x.yaml"]).failed_files == ()
+    con.close()
+    return db, chain, members, counts, payouts
+
+
+def test_the_consolidations_inputs_are_one_cluster_linked_by_its_spend(world, labelled):
+    db, chain, members, counts, _ = labelled
+    rows = query(db, "SELECT address, cluster, linked_by, size FROM btc_clusters WHERE chain = ? "
+                     "AND address IN (SELECT unnest(?))", (chain, members))
+    assert len({r[1] for r in rows}) == 1 and {r[3] for r in rows} == {5}
+    assert {r[2] for r in rows} - {None} == {world.consolidation.spend_txid}
+    assert counts["coinjoins"] == 0
+
+
+def test_coinbase_payouts_are_mining_labels(labelled):
+    db, chain, *_ , payouts = labelled
+    assert payouts >= 1
+    cats = query(db, "SELECT DISTINCT category FROM address_categories WHERE chain = ? AND "
+                     "address IN (SELECT address FROM tags WHERE pack_id LIKE 'derived:%')", (chain,))
+    assert ("mining_service",) in cats
+
+
+def test_a_label_on_one_cluster_member_applies_to_the_cluster(labelled):
+    from exposure.screening import Screener, ScreenOptions
+
+    db, chain, members, *_ = labelled
+    con = connect(db, read_only=True)
+    try:
+        entity = Screener(con).screen(members[3], chain=chain)
+        plain = Screener(con, options=ScreenOptions(entities=False)).screen(members[3], chain=chain)
+    finally:
+        con.close()
+    found = entity.exposure("mainland_exchange", "in")
+    assert found.hops == 0 and found.actor == "binance"
+    assert f"member {members[0]}" in found.label and "cluster of 5 addresses" in found.label
+    assert plain.exposure("mainland_exchange", "in").hops is None
+
+
+def test_screening_the_consolidations_recipient_shows_the_vout_evidence(world, labelled):
+    from exposure.screening import Screener, ScreenOptions
+
+    db, chain, members, *_ = labelled
+    recipient = query(db, "SELECT address FROM btc_outputs WHERE txid = ? AND vout = 0",
+                      (world.consolidation.spend_txid,))[0][0]
+    con = connect(db, read_only=True)
+    try:
+        report = Screener(con, options=ScreenOptions(entities=False)).screen(recipient, chain=chain)
+    finally:
+        con.close()
+    hop = report.exposure("mainland_exchange", "in").path[0]
+    assert report.exposure("mainland_exchange", "in").hops == 1
+    assert hop.tx_hash == world.consolidation.spend_txid and hop.vout == 0 and hop.asset == "BTC"
+    assert hop.from_address == members[0]
