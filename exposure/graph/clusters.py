@@ -39,28 +39,44 @@ def is_coinjoin(
     return many | pair
 
 
-_LINKS_SQL = """
-WITH ins AS (
-    SELECT i.txid, coalesce(o.address, p.address) AS address
+_PREPARE_SQL = (
+    # every resolved input address of every non-coinbase transaction
+    """CREATE OR REPLACE TEMP TABLE _cl_ins AS
+    SELECT DISTINCT i.txid, coalesce(o.address, p.address) AS address
     FROM btc_inputs i
     LEFT JOIN btc_outputs o
            ON o.chain = i.chain AND o.txid = i.prev_txid AND o.vout = i.prev_vout
     LEFT JOIN btc_prevouts p
            ON p.chain = i.chain AND p.txid = i.prev_txid AND p.vout = i.prev_vout
     WHERE i.chain = $chain AND NOT i.is_coinbase
-),
-multi AS (
-    SELECT txid, list(DISTINCT address ORDER BY address) AS addresses
-    FROM ins WHERE address IS NOT NULL GROUP BY txid HAVING count(DISTINCT address) >= 2
-),
-shape AS (
-    SELECT txid, max(n) AS equal_outputs, sum(n) AS n_outputs
-    FROM (SELECT txid, value_sat, count(*) AS n FROM btc_outputs
-          WHERE chain = $chain AND txid IN (SELECT txid FROM multi) GROUP BY 1, 2)
-    GROUP BY txid
+      AND coalesce(o.address, p.address) IS NOT NULL""",
+    # transactions with 2+ distinct input addresses, numbered
+    """CREATE OR REPLACE TEMP TABLE _cl_tx AS
+    SELECT txid, (row_number() OVER (ORDER BY txid) - 1)::INTEGER AS t,
+           count(*) AS distinct_inputs
+    FROM _cl_ins GROUP BY txid HAVING count(*) >= 2""",
+    # their addresses, numbered
+    """CREATE OR REPLACE TEMP TABLE _cl_addr AS
+    SELECT address, (row_number() OVER (ORDER BY address) - 1)::INTEGER AS a
+    FROM (SELECT DISTINCT address FROM _cl_ins JOIN _cl_tx USING (txid))""",
 )
-SELECT m.txid, m.addresses, coalesce(s.equal_outputs, 0), coalesce(s.n_outputs, 0)
-FROM multi m LEFT JOIN shape s USING (txid) ORDER BY m.txid
+
+_SHAPE_SQL = """
+SELECT x.t, x.distinct_inputs, coalesce(s.equal_outputs, 0), coalesce(s.n_outputs, 0)
+FROM _cl_tx x LEFT JOIN (
+    SELECT txid, max(n) AS equal_outputs, sum(n) AS n_outputs
+    FROM (SELECT o.txid, o.value_sat, count(*) AS n FROM btc_outputs o
+          SEMI JOIN _cl_tx x ON x.txid = o.txid WHERE o.chain = $chain GROUP BY 1, 2)
+    GROUP BY txid
+) s USING (txid) ORDER BY x.t
+"""
+
+# each transaction's addresses linked to its smallest address (a star), in transaction order
+_LINKS_SQL = """
+SELECT t, min(a) OVER (PARTITION BY t) AS first, a
+FROM (SELECT x.t, d.a FROM _cl_ins i JOIN _cl_tx x USING (txid) JOIN _cl_addr d USING (address))
+QUALIFY a <> first
+ORDER BY t, a
 """
 
 
@@ -78,62 +94,78 @@ def cluster_data_key(con: duckdb.DuckDBPyConnection, chain: str) -> str:
 def compute_clusters(
     con: duckdb.DuckDBPyConnection, chain: str, *, max_merge: int = MAX_MERGE
 ) -> dict[str, int]:
-    """Cluster ``chain``'s addresses and store them; returns counts for the data state."""
-    rows = con.execute(_LINKS_SQL, {"chain": chain}).fetchall()
-    txids = [r[0] for r in rows]
-    groups = [r[1] for r in rows]
-    distinct = np.array([len(g) for g in groups], dtype=np.int64)
-    equal = np.array([r[2] for r in rows], dtype=np.int64)
-    n_out = np.array([r[3] for r in rows], dtype=np.int64)
-    joins = ~is_coinjoin(distinct, n_out, equal) if rows else np.zeros(0, dtype=bool)
-    kept = [g for g, keep in zip(groups, joins, strict=True) if keep]
-    kept_tx = [t for t, keep in zip(txids, joins, strict=True) if keep]
-    addresses = sorted({a for g in kept for a in g})
-    index = {a: i for i, a in enumerate(addresses)}
-    link_a, link_b, link_tx = [], [], []
-    for t, group in enumerate(kept):
-        first = index[group[0]]
-        for other in group[1:]:
-            link_a.append(first)
-            link_b.append(index[other])
-            link_tx.append(t)
-    root, joined_by, refused, size = union_links(
-        len(addresses),
-        np.array(link_a, dtype=np.int32),
-        np.array(link_b, dtype=np.int32),
-        np.array(link_tx, dtype=np.int32),
-        int(max_merge),
+    """Cluster ``chain``'s addresses and store them; returns counts for the data state.
+
+    Everything per input stays in DuckDB and numpy: SQL numbers the transactions and addresses
+    and emits the links, :func:`is_coinjoin` masks CoinJoin-shaped transactions, and the Numba
+    union-find merges.
+    """
+    cur = con.cursor()
+    try:
+        for statement in _PREPARE_SQL:
+            if "$chain" in statement:
+                cur.execute(statement, {"chain": chain})
+            else:
+                cur.execute(statement)
+        shape = cur.execute(_SHAPE_SQL, {"chain": chain}).fetchnumpy()
+        links = cur.execute(_LINKS_SQL).fetchnumpy()
+        addresses = cur.sql("SELECT address FROM _cl_addr ORDER BY a").to_arrow_table()
+        txids = cur.sql("SELECT txid FROM _cl_tx ORDER BY t").to_arrow_table()
+        for table in ("_cl_ins", "_cl_tx", "_cl_addr"):
+            cur.execute(f"DROP TABLE {table}")
+    finally:
+        cur.close()
+    mix = is_coinjoin(
+        np.asarray(shape["distinct_inputs"], dtype=np.int64),
+        np.asarray(shape[list(shape)[3]], dtype=np.int64),
+        np.asarray(shape[list(shape)[2]], dtype=np.int64),
     )
-    names = np.array(addresses, dtype=object)
+    t = np.asarray(links["t"], dtype=np.int32)
+    keep = ~mix[t] if len(t) else np.zeros(0, dtype=bool)
+    link_a = np.ascontiguousarray(np.asarray(links["first"], dtype=np.int32)[keep])
+    link_b = np.ascontiguousarray(np.asarray(links["a"], dtype=np.int32)[keep])
+    link_t = np.ascontiguousarray(t[keep])
+    n = addresses.num_rows
+    root, joined_by, refused, size = union_links(n, link_a, link_b, link_t, int(max_merge))
+    # only addresses that a kept (non-CoinJoin) transaction linked belong to a cluster
+    clustered = size > 1
+    address_col = addresses["address"].combine_chunks()
+    txid_col = txids["txid"].combine_chunks()
+    idx = np.flatnonzero(clustered)
+    by = joined_by[idx]
     clusters = pa.table(
         {
-            "address": pa.array(addresses, pa.string()),
-            "cluster": pa.array(names[root] if len(addresses) else [], pa.string()),
-            "linked_by": pa.array(
-                [kept_tx[j] if j >= 0 else None for j in joined_by], pa.string()
-            ),
-            "size": pa.array(size, pa.int32()),
+            "address": address_col.take(pa.array(idx)),
+            "cluster": address_col.take(pa.array(root[idx])),
+            "linked_by": txid_col.take(pa.array(np.where(by >= 0, by, 0))).to_pylist()
+            if len(idx) else pa.array([], pa.string()),
+            "size": pa.array(size[idx], pa.int32()),
         }
     )
+    if len(idx):
+        linked = [x if b >= 0 else None for x, b in zip(clusters["linked_by"].to_pylist(), by,
+                                                            strict=True)]
+        clusters = clusters.set_column(2, "linked_by", pa.array(linked, pa.string()))
     refusals = pa.table(
         {
-            "txid": pa.array([kept_tx[link_tx[i]] for i in refused], pa.string()),
-            "size_a": pa.array([int(size[link_a[i]]) for i in refused], pa.int32()),
-            "size_b": pa.array([int(size[link_b[i]]) for i in refused], pa.int32()),
+            "txid": txid_col.take(pa.array(link_t[refused])) if len(refused)
+            else pa.array([], pa.string()),
+            "size_a": pa.array(size[link_a[refused]], pa.int32()),
+            "size_b": pa.array(size[link_b[refused]], pa.int32()),
             "reason": pa.array(
                 [f"both clusters larger than {max_merge} addresses"] * len(refused), pa.string()
             ),
         }
     )
-    coinjoins = int((~joins).sum()) if rows else 0
+    coinjoins = int(mix.sum())
     writes.replace_clusters(con, chain, cluster_data_key(con, chain), clusters, refusals,
                             coinjoins)
     return {
-        "addresses": len(addresses),
-        "clusters": len(set(root.tolist())),
+        "addresses": len(idx),
+        "clusters": len(np.unique(root[idx])) if len(idx) else 0,
         "coinjoins": coinjoins,
         "refused": len(refused),
-        "linking_transactions": len(kept),
+        "linking_transactions": int(len(mix) - coinjoins),
     }
 
 

@@ -114,7 +114,8 @@ def counting_sort_csr(n_nodes, src, dst, edge_dtype_witness):
     stably into at most 1024 buckets of consecutive rows (few write streams: cache friendly),
     then count and place each bucket's rows, buckets in parallel (disjoint outputs). Working
     memory on top of the outputs: ``8 + itemsize(edge)`` bytes per edge for the bucketed copy
-    (1.2 GB at E = 100M with int32 edge ids).
+    (1.2 GB at E = 100M with int32 edge ids). Measured on 2 cores, N = 10M, E = 100M: both
+    directions in 4.5 s, peak RSS 3.8 GB with the 0.8 GB input (``bench/walk.py``).
     """
     m = src.shape[0]
     shift = _bucket_shift(n_nodes)
