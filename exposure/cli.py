@@ -631,13 +631,20 @@ def screen_command(
             "or over plain addresses.",
         ),
     ] = None,
+    graph: Annotated[
+        Path | None,
+        typer.Option("--graph", help="Also write the evidence graph as a picture for the case "
+                     "file: FILE.svg, or FILE.png (needs rsvg-convert: Debian librsvg2-bin)."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Screen one address: hops to mainland-serving exchanges, RWA issuers and other categories,
     in each direction, with the evidence path, value shares and a rating.
 
-    Exit codes: 0 screened, 2 malformed address or option, 3 rating reached --fail-on.
+    Exit codes: 0 screened, 1 the --graph picture could not be written, 2 malformed address
+    or option, 3 rating reached --fail-on.
     """
+    from .explore import check_picture_path, save_graph
     from .policy import load_policy
     from .report.render import render
     from .screening import Screener, ScreenOptions, open_store
@@ -646,6 +653,8 @@ def screen_command(
         raise InputError(f"--format must be text, json, markdown or html, got {fmt!r}")
     if lang not in ("en", "zh"):
         raise InputError(f"--lang must be en or zh, got {lang!r}")
+    if graph is not None:
+        check_picture_path(graph)  # before the work: a PNG without a converter fails now
     rules = load_policy(policy)
     if fail_on is not None:
         rules.rank(fail_on)
@@ -665,6 +674,9 @@ def screen_command(
         err.print(f"report written to {out_file}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if graph is not None:
+        save_graph(report, graph, lang=lang)
+        err.print(f"evidence graph written to {graph}")
     if fail_on is not None and rules.rank(report.rating.level) >= rules.rank(fail_on):
         raise typer.Exit(3)
 
