@@ -1,10 +1,11 @@
 """The one-command demo: a local chain with a scripted story, indexed, labelled and screened.
 
-Starts anvil (from npm), deploys USDT- and USDC-like tokens, plays the exposure scenario
-(customers, mule chains, an exchange hot wallet, an RWA issuer, dust / zero-value / counterfeit
-poisoning transfers, a hub), indexes it with the real indexer, loads a demo label pack (marked
-as demo data, never mixed with the real packs: its tags only name the scenario's addresses),
-screens a few customers and writes their reports. The node is stopped at the end.
+Starts anvil (from npm) and, where installed, bcoin in regtest mode; deploys USDT- and USDC-like
+tokens, plays the exposure scenario (customers, mule chains, an exchange hot wallet, an RWA
+issuer, dust / zero-value / counterfeit poisoning transfers, a hub), indexes it with the real
+indexers, loads demo label packs (marked as demo data, never mixed with the real packs: their
+tags only name the demo chains' addresses), screens a few customers and writes their reports.
+The nodes are stopped at the end.
 """
 
 from __future__ import annotations
@@ -47,6 +48,81 @@ class DemoResult:
     blocks: int
     transfers: int
     seconds: float
+    bitcoin: str = "not run"
+
+
+BTC = 100_000_000
+
+
+def _bitcoin_part(con, out_dir: Path, lang: str, step: Callable[[str], None]) -> tuple[
+    list[tuple[str, str, Report, Path]], str
+]:
+    """Where bcoin is installed: a regtest chain with an exchange paying a customer, a
+    consolidation (clustered) and coinbase payouts (mining labels), indexed and screened."""
+    from .devchain import DevChainError
+    from .devchain.bitcoin import Bcoin, find_bcoin
+    from .graph.clusters import compute_clusters
+    from .indexers.bitcoin.indexer import BtcIndexSettings, index_btc
+    from .indexers.rpc import RpcClient
+    from .labels.catalog import import_labels
+    from .labels.mining import derive_mining_labels
+    from .report.render import render
+    from .screening import Screener
+
+    try:
+        find_bcoin()
+    except FileNotFoundError:
+        return [], "skipped: bcoin is not installed (npm ci installs it)"
+    try:
+        with Bcoin() as node, node.chain() as btc:
+            btc.mine(101)
+            btc.create_wallet("exchange")
+            btc.create_wallet("customer")
+            funding = btc.send([(btc.new_address("exchange"), 5 * BTC)])
+            btc.mine(1)
+            btc.wait_confirmed("exchange", [funding])
+            payout = btc.send([(btc.new_address("customer"), 1 * BTC)], wallet="exchange")
+            btc.mine(1)
+            btc.wait_confirmed("customer", [payout])
+            merged = btc.consolidate(3, BTC // 10, wallet="customer2",
+                                     to_address=btc.new_address("customer"))
+            btc.mine(1)
+            result = index_btc(con, RpcClient(node.url), network="regtest",
+                               settings=BtcIndexSettings(confirmations=0))
+    except DevChainError as exc:
+        return [], f"skipped: the Bitcoin node failed ({exc})"
+    chain = result.chain
+    compute_clusters(con, chain)
+    payouts = derive_mining_labels(con, chain)
+
+    def output(txid: str, sat: int) -> str:
+        return con.execute(
+            "SELECT address FROM btc_outputs WHERE chain = ? AND txid = ? AND value_sat = ?",
+            [chain, txid, sat],
+        ).fetchall()[0][0]
+
+    exchange = output(funding, 5 * BTC)
+    customer = output(payout, 1 * BTC)
+    pack = out_dir / "demo-labels-bitcoin.yaml"
+    pack.write_text(
+        "title: Demo labels for the Bitcoin regtest chain (demo data, not real attributions)\n"
+        "creator: exposure demo\nsource: exposure demo\nconfidence: ownership\n"
+        f"network: {chain}\ncurrency: BTC\ntags:\n"
+        f"- address: '{exchange}'\n  label: Binance deposit address (demo)\n"
+        "  actor: binance\n  category: exchange\n",
+        encoding="utf-8",
+    )
+    import_labels(con, [pack])
+    step(
+        f"Bitcoin: indexed {result.blocks} regtest blocks ({result.transactions} transactions), "
+        f"{payouts} mining payout addresses, a 3-input consolidation clustered"
+    )
+    rep = Screener(con).screen(customer, chain=chain)
+    path = out_dir / "report-btc-customer.html"
+    path.write_text(render(rep, "html", lang), encoding="utf-8")
+    return [("btc", "Bitcoin customer paid by the exchange", rep, path)], (
+        f"{result.blocks} blocks, consolidation {merged.spend_txid[:12]}…"
+    )
 
 
 def run_demo(
@@ -114,6 +190,9 @@ def run_demo(
                 path.write_text(render(rep, "html", lang), encoding="utf-8")
                 reports.append((name, story, rep, path))
             step(f"screened {len(reports)} customers")
+            node.stop()
+            extra, bitcoin = _bitcoin_part(con, out_dir, lang, step)
+            reports.extend(extra)
         finally:
             con.close()
     finally:
@@ -121,5 +200,5 @@ def run_demo(
     return DemoResult(
         db=db, out_dir=out_dir, reports=tuple(reports), blocks=result.blocks,
         transfers=result.token_transfers + result.native_transfers,
-        seconds=time.monotonic() - began,
+        seconds=time.monotonic() - began, bitcoin=bitcoin,
     )

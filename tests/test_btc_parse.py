@@ -703,6 +703,28 @@ def test_files_changed_after_the_scan_raise(tmp_path: Path, regtest_chain: dict[
         list(iter_blocks(tmp_path, 0, 2, "regtest", chain=chain))
 
 
+@pytest.mark.parametrize(
+    ("network", "time", "bits", "nonce"),
+    [
+        ("bitcoin", 1231006505, 0x1D00FFFF, 2083236893),
+        ("testnet", 1296688602, 0x1D00FFFF, 414098458),
+        ("signet", 1598918400, 0x1E0377AE, 52613770),
+        ("regtest", 1296688602, 0x207FFFFF, 2),
+    ],
+)
+def test_network_genesis_hashes_derive_from_their_headers(
+    network: str, time: int, bits: int, nonce: int
+) -> None:
+    """Each of these genesis blocks is the mainnet genesis transaction under its own header
+    (testnet4's has another coinbase; its hash is BIP94's constant)."""
+    raw = (
+        fx.GENESIS_RAW[:68] + time.to_bytes(4, "little") + bits.to_bytes(4, "little")
+        + nonce.to_bytes(4, "little") + fx.GENESIS_RAW[80:]
+    )
+    assert parse_block(raw, network).blocks.column("hash")[0].as_py() == NETWORKS[network].genesis_hash
+    assert bits == NETWORKS[network].pow_limit_bits and fx.meets_target(raw)
+
+
 def test_targets_from_compact_bits() -> None:
     assert bits_to_target(0x1D00FFFF) == 0xFFFF << 208
     assert bits_to_target(0x207FFFFF) == 0x7FFFFF << 232

@@ -16,7 +16,7 @@ def test_demo_runs_end_to_end_and_writes_reports(tmp_path):
     assert time.monotonic() - began < 120
     assert "c2   high" in done.stdout and "c6   none" in done.stdout
     reports = sorted((tmp_path / "reports").glob("report-*.html"))
-    assert len(reports) == 7
+    assert len(reports) in (7, 8)  # 8 with the Bitcoin part (bcoin installed)
     assert 'class="node screened"' in reports[0].read_text() or "node screened" in reports[0].read_text()
 
 

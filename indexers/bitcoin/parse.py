@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
@@ -135,7 +136,7 @@ _PROBLEMS = {
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _read_varint(buf, pos, end):
     """Read one Bitcoin varint (CompactSize) at ``pos``.
 
@@ -173,7 +174,7 @@ def _read_varint(buf, pos, end):
     return np.int64(value), np.int64(pos + 1 + width)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _read_u32(buf, pos):
     """Little-endian uint32 at ``pos`` as int64 (the caller checked the bounds)."""
     return (
@@ -184,7 +185,7 @@ def _read_u32(buf, pos):
     )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _walk_blocks(buf, starts, ends, fill, counts, txs, ins, outs, err):
     """Walk every block's serialisation; count (``fill=False``) or fill the offset tables.
 
@@ -400,7 +401,7 @@ def _walk_blocks(buf, starts, ends, fill, counts, txs, ins, outs, err):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gather(buf, offs, lens, offsets, out):
     """Copy variable-length slices of ``buf`` into one contiguous buffer (Arrow's layout).
 
@@ -421,14 +422,41 @@ def _gather(buf, offs, lens, offsets, out):
             out[o + k] = buf[s + k]
 
 
-# --------------------------------------------------------------------------------------------
-# Columns
-# --------------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _strip_witness(buf, txs, offsets, out):
+    """Copy each transaction's non-witness serialisation (what its txid hashes) back to back.
 
-_INT32_MAX = 2**31 - 1
+    Parameters
+    ----------
+    buf : uint8[N]
+    txs : int64[T, TX_COLS]
+        The offset table of :func:`_walk_blocks`.
+    offsets : int64[T + 1]
+        Where transaction ``t`` goes in ``out``.
+    out : uint8[offsets[-1]]
+        Out: version, inputs, outputs and locktime of each transaction, without the segwit
+        marker, flag and witnesses.
+    """
+    for t in range(txs.shape[0]):
+        o = offsets[t]
+        start = txs[t, TX_START]
+        end = txs[t, TX_END]
+        if txs[t, TX_WITNESS] == 0:
+            for k in range(end - start):
+                out[o + k] = buf[start + k]
+            continue
+        for k in range(4):
+            out[o + k] = buf[start + k]
+        o += 4
+        io_start = txs[t, TX_IO_START]
+        for k in range(txs[t, TX_IO_END] - io_start):
+            out[o + k] = buf[io_start + k]
+        o += txs[t, TX_IO_END] - io_start
+        for k in range(4):
+            out[o + k] = buf[end - 4 + k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hex_reversed(words, out):
     """Lowercase hex of each row of ``words`` read back to front (display order of hashes).
 
@@ -447,6 +475,13 @@ def _hex_reversed(words, out):
             lo = v & 15
             out[o + 2 * k] = hi + 48 if hi < 10 else hi + 87
             out[o + 2 * k + 1] = lo + 48 if lo < 10 else lo + 87
+
+
+# --------------------------------------------------------------------------------------------
+# Columns
+# --------------------------------------------------------------------------------------------
+
+_INT32_MAX = 2**31 - 1
 
 
 def hex32_column(words: np.ndarray) -> pa.StringArray:
@@ -522,26 +557,29 @@ def merkle_root(digests: np.ndarray) -> tuple[bytes, bool]:
     return level[0].tobytes(), mutated
 
 
-def _txid_digests(raw: bytes, txs: np.ndarray) -> list[bytes]:
+def _txid_digests(buf: np.ndarray, txs: np.ndarray) -> bytes:
     """Double SHA-256 of each transaction's non-witness serialisation, from the original bytes.
 
     A witness transaction's non-witness bytes are its version (4 bytes), its inputs and outputs
-    (``TX_IO_START:TX_IO_END``, after the marker and flag) and its locktime (last 4 bytes).
+    (``TX_IO_START:TX_IO_END``, after the marker and flag) and its locktime (last 4 bytes); they
+    are copied back to back (:func:`_strip_witness`) so that each txid is one hashlib call on one
+    slice. Returns the 32-byte digests concatenated, in transaction order.
     """
-    mv = memoryview(raw)
+    lengths = np.where(
+        txs[:, TX_WITNESS] == 1,
+        txs[:, TX_IO_END] - txs[:, TX_IO_START] + 8,
+        txs[:, TX_END] - txs[:, TX_START],
+    )
+    offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    stripped = np.empty(int(offsets[-1]), dtype=np.uint8)
+    _strip_witness(buf, txs, offsets, stripped)
+    mv = memoryview(stripped)
     sha = hashlib.sha256
-    out: list[bytes] = []
-    append = out.append
-    cols = [txs[:, c].tolist() for c in (TX_START, TX_IO_START, TX_IO_END, TX_END, TX_WITNESS)]
-    for start, io_start, io_end, end, witness in zip(*cols, strict=True):
-        if witness:
-            h = sha(mv[start : start + 4])
-            h.update(mv[io_start:io_end])
-            h.update(mv[end - 4 : end])
-        else:
-            h = sha(mv[start:end])
-        append(sha(h.digest()).digest())
-    return out
+    bounds = offsets.tolist()
+    return b"".join(
+        [sha(sha(mv[a:b]).digest()).digest() for a, b in pairwise(bounds)]
+    )
 
 
 def _check_merkle(
@@ -667,7 +705,7 @@ def parse_blocks(
     headers = buf[header_idx]
     times = headers[:, 68:72].copy().view("<u4").reshape(-1).astype(np.int64)
 
-    txid_words = np.frombuffer(b"".join(_txid_digests(raw, txs)), dtype=np.uint8).reshape(n_tx, 32)
+    txid_words = np.frombuffer(_txid_digests(buf, txs), dtype=np.uint8).reshape(n_tx, 32)
     tx_ends = np.cumsum(counts[:, 0]).tolist()
     first = 0
     for b, last in enumerate(tx_ends):

@@ -146,12 +146,12 @@ _SHA_H0 = np.array(
 )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _rotr(x, n):
     return (x >> np.uint32(n)) | (x << np.uint32(32 - n))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sha256_compress(state, block, w):
     """One SHA-256 compression of a 64-byte ``block`` into ``state`` (uint32[8]).
 
@@ -201,7 +201,7 @@ def _sha256_compress(state, block, w):
     state[7] += h
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sha256(msg, n, pad, state, w, out):
     """SHA-256 of ``msg[:n]`` (n <= 119) into ``out`` (uint8[32]); ``pad`` is uint8[128] scratch."""
     for i in range(8):
@@ -223,7 +223,7 @@ def _sha256(msg, n, pad, state, w, out):
         out[4 * i + 3] = state[i] & np.uint32(0xFF)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sha256d_rows(msgs, out):
     """Double SHA-256 of every row: ``out[k] = sha256(sha256(msgs[k]))``.
 
@@ -244,7 +244,7 @@ def sha256d_rows(msgs, out):
         _sha256(first, 32, pad, state, w, out[k])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _get_op(s, pos, end):
     """Read one script operation at ``pos`` (Bitcoin Core's ``GetScriptOp``).
 
@@ -283,7 +283,7 @@ def _get_op(s, pos, end):
     return op, np.int64(pos), n, np.int64(pos + n)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pubkey_size_ok(s, off, n):
     """Core's ``CPubKey::ValidSize``: 33 bytes after 02/03, 65 bytes after 04/06/07."""
     if n == 0:
@@ -296,7 +296,7 @@ def _pubkey_size_ok(s, off, n):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _multisig_number(s, op, off, n, low):
     """Core's ``GetScriptNumber`` for multisig counts in ``[low, 20]``; -1 when not one."""
     if 0x51 <= op <= 0x60:  # OP_1..OP_16
@@ -310,7 +310,7 @@ def _multisig_number(s, op, off, n, low):
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _is_multisig(s, start, end):
     """Core's ``MatchMultisig``: ``m <pubkey>... n OP_CHECKMULTISIG`` with n pubkeys, m <= n."""
     if end - start < 1 or s[end - 1] != 0xAE:
@@ -333,7 +333,7 @@ def _is_multisig(s, start, end):
     return count >= 0 and count == keys and pos + 1 == end
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _is_push_only(s, pos, end):
     """Core's ``IsPushOnly``: every operation from ``pos`` parses and is at most OP_16."""
     while pos < end:
@@ -343,7 +343,7 @@ def _is_push_only(s, pos, end):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def classify_kernel(data, offsets, kinds, prog_off, prog_len, witver):
     """Classify scripts as Bitcoin Core's ``Solver`` does; locate what the address encodes.
 
@@ -419,7 +419,7 @@ def classify_kernel(data, offsets, kinds, prog_off, prog_len, witver):
 _B58_LIMB = 58**5
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def base58_kernel(payloads, rows, out, lens):
     """Base58-encode payloads (version, hash160, checksum) into rows of ``out``.
 
@@ -480,7 +480,7 @@ def base58_kernel(payloads, rows, out, lens):
         lens[r] = zeros + ndig
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _polymod_step(chk, value):
     """One step of the bech32 checksum (BIP173 ``bech32_polymod``)."""
     top = chk >> 25
@@ -491,7 +491,7 @@ def _polymod_step(chk, value):
     return chk
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bech32_kernel(data, prog_off, prog_len, witver, rows, hrp, out, lens):
     """Encode witness programs as segwit addresses: bech32 for v0, bech32m for v1+ (BIP350).
 
@@ -553,6 +553,25 @@ def bech32_kernel(data, prog_off, prog_len, witver, rows, hrp, out, lens):
         lens[r] = p
 
 
+@njit(cache=True, nogil=True)
+def _compact_rows(chars, lens, offsets, out):
+    """Concatenate the first ``lens[r]`` bytes of each row of ``chars`` (Arrow's string layout).
+
+    Parameters
+    ----------
+    chars : uint8[R, W]
+    lens : int64[R]
+    offsets : int32[R + 1]
+        ``cumsum`` of ``lens`` with a leading 0.
+    out : uint8[offsets[-1]]
+        Out.
+    """
+    for r in range(chars.shape[0]):
+        o = offsets[r]
+        for k in range(lens[r]):
+            out[o + k] = chars[r, k]
+
+
 # --------------------------------------------------------------------------------------------
 # Drivers
 # --------------------------------------------------------------------------------------------
@@ -588,7 +607,7 @@ def _encode_unique(scripts: pa.BinaryArray, params: NetworkParams) -> tuple[np.n
     witver = np.empty(n, dtype=np.int64)
     classify_kernel(data, offsets, kinds, prog_off, prog_len, witver)
 
-    chars = np.zeros((n, ADDRESS_WIDTH), dtype=np.uint8)
+    chars = np.empty((n, ADDRESS_WIDTH), dtype=np.uint8)  # row r is read up to lens[r] only
     lens = np.zeros(n, dtype=np.int64)
 
     b58 = np.flatnonzero((kinds == P2PKH) | (kinds == P2SH) | (kinds == P2PK))
@@ -611,9 +630,10 @@ def _encode_unique(scripts: pa.BinaryArray, params: NetworkParams) -> tuple[np.n
         hrp = np.frombuffer(params.bech32_hrp.encode(), dtype=np.uint8)
         bech32_kernel(data, prog_off[seg], prog_len[seg], witver[seg], seg, hrp, chars, lens)
 
-    flat = chars[np.arange(ADDRESS_WIDTH) < lens[:, None]]
     addr_offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lens, out=addr_offsets[1:])
+    flat = np.empty(int(addr_offsets[-1]), dtype=np.uint8)
+    _compact_rows(chars, lens, addr_offsets, flat)
     valid = np.packbits(lens > 0, bitorder="little")
     addresses = pa.StringArray.from_buffers(
         n, pa.py_buffer(addr_offsets), pa.py_buffer(flat), pa.py_buffer(valid)
