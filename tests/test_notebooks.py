@@ -125,7 +125,8 @@ def test_notebook_pointed_at_an_empty_database_says_how_to_create_one(state, tmp
 
 def test_check_store_summarises_the_demo(demo_db):
     summary = explore.check_store(demo_db)
-    assert summary.chains[0][0] == "devchain" and summary.chains[0][3] > 50
+    chains = {c[0]: c for c in summary.chains}  # bitcoin-regtest too where bcoin is installed
+    assert chains["devchain"][3] > 50
     assert summary.labelled_addresses > 0
     assert "devchain blocks 0-" in str(summary)
 
