@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
@@ -125,6 +126,40 @@ def _parse_to_block(value: str | None) -> int | None:
     return number
 
 
+def _block_progress(
+    stack: ExitStack, name: str
+) -> tuple[Progress, Callable[[IndexProgress], None]]:
+    """A progress bar of committed blocks with blocks/s and transfers/s (quiet in CI), and the
+    callback the indexers report to."""
+    progress = stack.enter_context(
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=_quiet(),
+            transient=False,
+        )
+    )
+    task = progress.add_task(f"{name} blocks", total=None, rate="")
+
+    def on_progress(p: IndexProgress) -> None:
+        if p.message:
+            progress.console.print(f"{name}: {p.message}", markup=False)
+        elapsed = progress.tasks[task].elapsed or 1e-9
+        progress.update(
+            task,
+            total=max(0, p.last_block - p.first_block + 1),
+            completed=max(0, p.committed_block - p.first_block + 1),
+            rate=f"{p.blocks_done / elapsed:,.0f} blocks/s "
+            f"{(p.token_transfers + p.native_transfers) / elapsed:,.0f} transfers/s",
+        )
+
+    return progress, on_progress
+
+
 @index_app.command("evm")
 def index_evm_command(
     rpc: Annotated[
@@ -223,32 +258,7 @@ def index_evm_command(
         settings = IndexSettings(confirmations=confirmations, native=native)
         if batch_blocks:
             settings.max_native_blocks = settings.max_header_blocks = batch_blocks
-        progress = stack.enter_context(
-            Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                console=err,
-                disable=_quiet(),
-                transient=False,
-            )
-        )
-        task = progress.add_task(f"{spec.name} blocks", total=None, rate="")
-
-        def on_progress(p: IndexProgress) -> None:
-            if p.message:
-                progress.console.print(f"{spec.name}: {p.message}")
-            total = max(0, p.last_block - p.first_block + 1)
-            elapsed = progress.tasks[task].elapsed or 1e-9
-            progress.update(
-                task,
-                total=total,
-                completed=max(0, p.committed_block - p.first_block + 1),
-                rate=f"{p.blocks_done / elapsed:,.0f} blocks/s "
-                f"{(p.token_transfers + p.native_transfers) / elapsed:,.0f} transfers/s",
-            )
+        progress, on_progress = _block_progress(stack, spec.name)
 
         result = index_evm(
             con,
@@ -358,32 +368,7 @@ def index_btc_command(
     with ExitStack() as stack:
         con = connect(db)
         stack.callback(con.close)
-        progress = stack.enter_context(
-            Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                console=err,
-                disable=_quiet(),
-                transient=False,
-            )
-        )
-        task = progress.add_task(f"{name} blocks", total=None, rate="")
-
-        def on_progress(p: IndexProgress) -> None:
-            if p.message:
-                progress.console.print(f"{name}: {p.message}", markup=False)
-            total = max(0, p.last_block - p.first_block + 1)
-            elapsed = progress.tasks[task].elapsed or 1e-9
-            progress.update(
-                task,
-                total=total,
-                completed=max(0, p.committed_block - p.first_block + 1),
-                rate=f"{p.blocks_done / elapsed:,.0f} blocks/s "
-                f"{p.native_transfers / elapsed:,.0f} transfers/s",
-            )
+        progress, on_progress = _block_progress(stack, name)
 
         result = index_btc(
             con,

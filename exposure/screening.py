@@ -123,12 +123,15 @@ class Screener:
         self.policy = policy or load_policy()
         self._graphs: dict[str, tuple[GraphParts, Walker]] = {}
         self._decimals: dict[tuple[str, str], int] = {}
+        self._indexed: list[str] | None = None
 
     # -- data ----------------------------------------------------------------------------------
     def indexed_chains(self) -> list[str]:
-        """Chains with any indexed block."""
-        return [r[0] for r in self.con.execute(
-            "SELECT DISTINCT chain FROM checkpoints ORDER BY 1").fetchall()]
+        """Chains with any indexed block (read once: a Screener sees one state of the store)."""
+        if self._indexed is None:
+            self._indexed = [r[0] for r in self.con.execute(
+                "SELECT DISTINCT chain FROM checkpoints ORDER BY 1").fetchall()]
+        return self._indexed
 
     def uses_entities(self, chain: str) -> bool:
         """Whether ``chain`` is walked over address clusters."""

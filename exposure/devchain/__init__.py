@@ -191,6 +191,17 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
+def _terminate_group(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM a node's process group, SIGKILL it after ``timeout`` seconds, and wait."""
+    if process.poll() is None:
+        _signal_group(process, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait()
+
+
 def _finalize_process(process: subprocess.Popen[bytes]) -> None:
     """Last-resort clean-up (garbage collection or interpreter exit): never leave anvil running."""
     if process.poll() is None:
@@ -344,13 +355,7 @@ class Anvil:
         """Terminate anvil (SIGTERM, then SIGKILL after ``timeout`` seconds) and wait for it."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            _signal_group(self.process, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.process, signal.SIGKILL)
-                self.process.wait()
+        _terminate_group(self.process, timeout)
         self._cleanup()
 
     def kill(self) -> None:

@@ -44,7 +44,15 @@ from typing import IO, Any
 
 import requests
 
-from . import DevChainError, RpcError, _finalize_process, _free_port, _is_executable, _signal_group
+from . import (
+    DevChainError,
+    RpcError,
+    _finalize_process,
+    _free_port,
+    _is_executable,
+    _signal_group,
+    _terminate_group,
+)
 
 __all__ = [
     "SEGWIT_HEIGHT",
@@ -256,13 +264,7 @@ class Bcoin:
         """Terminate bcoin (SIGTERM, then SIGKILL after ``timeout`` seconds) and wait for it."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            _signal_group(self.process, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.process, signal.SIGKILL)
-                self.process.wait()
+        _terminate_group(self.process, timeout)
         self._cleanup()
 
     def kill(self) -> None:
