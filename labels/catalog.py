@@ -232,16 +232,9 @@ def ensure_shipped(con: duckdb.DuckDBPyConnection) -> bool:
     """
     from exposure.errors import LabelPackError
 
-    files = shipped_files()
-    digests = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-    stored = {
-        path: digest
-        for path, digest in con.execute(
-            "SELECT path, sha256 FROM label_packs WHERE shipped"
-        ).fetchall()
-    }
-    if stored == digests:
+    if shipped_current(con):
         return False
+    files = shipped_files()
     packs: list[LabelPack] = []
     problems: list[PackProblem] = []
     for path in files:
