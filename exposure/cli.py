@@ -41,7 +41,14 @@ labels_app = typer.Typer(
     no_args_is_help=True,
 )
 db_app = typer.Typer(help="Inspect the store.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Load history from the ecosystem's dumps (cryo, ethereum-etl, bitcoin-etl, exposure).",
+    no_args_is_help=True,
+)
+export_app = typer.Typer(help="Write the store's data to files.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
 app.add_typer(labels_app, name="labels")
 app.add_typer(db_app, name="db")
 
@@ -757,6 +764,127 @@ def demo_command(
     out.print(
         f"database: {result.db} ({result.transfers} transfers in {result.blocks} blocks); "
         f"reports: {result.out_dir}/; {result.seconds:.0f} s"
+    )
+
+
+@import_app.command("transfers")
+def import_transfers_command(
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="Files, folders (searched recursively) or glob patterns.",
+                       show_default=False),
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="cryo (erc20_transfers, traces, transactions, blocks; Parquet), ethereum-etl "
+            "(token_transfers, transactions + receipts or traces, blocks; CSV or JSON lines; "
+            "BigQuery crypto_ethereum exports too), bitcoin-etl (blocks and transactions JSON), "
+            "exposure (a folder from `exposure export transfers`).",
+        ),
+    ],
+    chain: Annotated[
+        str | None,
+        typer.Option("--chain", help="Chain name (default ethereum; bitcoin for bitcoin-etl)."),
+    ] = None,
+    network: Annotated[
+        str | None,
+        typer.Option("--network", help="bitcoin-etl only: bitcoin, testnet, signet, regtest."),
+    ] = None,
+    token: Annotated[
+        list[str] | None,
+        typer.Option("--token", help="Also keep this token: SYMBOL=0xADDRESS:DECIMALS (repeat)."),
+    ] = None,
+    all_tokens: Annotated[
+        bool,
+        typer.Option("--all-tokens", help="Keep every token contract, not only tracked ones."),
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Stop at the first bad row instead of skipping it.")
+    ] = False,
+    rejects: Annotated[
+        str | None,
+        typer.Option("--rejects", help="Where bad rows go (CSV; default <db>.rejects.csv)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Import transfers from dump files into the store, with the indexers' guarantees.
+
+    Reruns change nothing (same natural keys as `index evm`/`index btc`); the covered block
+    range is checkpointed so `index` continues after it; a range that would leave a gap is
+    refused; bad rows are skipped and listed (file and row) unless --strict.
+    """
+    from .indexers.bulk import ImportOptions, ImportProgress, import_transfers
+    from .store import connect
+
+    spec = chain_spec(chain or "ethereum")
+    extra = []
+    for item in token or []:
+        parsed = parse_tokens(spec, "none", [item])
+        if any(t.decimals < 0 for t in parsed):
+            raise InputError(f"--token {item!r}: give the decimals (SYMBOL=0xADDRESS:DECIMALS)")
+        extra.extend(parsed)
+    reject_file = Path(rejects) if rejects else Path(f"{db_path(db)}.rejects.csv")
+    with ExitStack() as stack:
+        con = connect(db)
+        stack.callback(con.close)
+        progress = stack.enter_context(
+            Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                     TimeElapsedColumn(), console=err, disable=_quiet())
+        )
+        task = progress.add_task(f"import {fmt}", total=None)
+
+        def on_progress(p: ImportProgress) -> None:
+            progress.update(task, total=p.total, completed=p.done)
+
+        options = ImportOptions(
+            chain=chain, network=network, all_tokens=all_tokens, strict=strict,
+            rejects_path=reject_file, on_progress=on_progress,
+        )
+        result = import_transfers(con, paths, fmt, options, tokens=extra)
+        progress.stop()
+    ranges = ", ".join(f"{c.stream} {c.first}-{c.last}" for c in result.coverage) or "none"
+    out.print(
+        f"{result.chain}: imported {result.rows_imported:,} transfers from {len(result.files)} "
+        f"{fmt} files in {result.seconds:.1f} s into {db_path(db)} (covered: {ranges})",
+        markup=False,
+    )
+    if result.rejected:
+        for r in result.rejects[:5]:
+            err.print(f"rejected {r.file}:{r.row}: {r.problem}", markup=False)
+        err.print(
+            f"{result.rejected:,} bad rows skipped; all of them are listed in "
+            f"{result.rejects_path}",
+            markup=False,
+        )
+
+
+@export_app.command("transfers")
+def export_transfers_command(
+    folder: Annotated[str, typer.Argument(help="Folder to write (created if missing).")],
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="parquet (re-importable with --format exposure) or csv."),
+    ] = "parquet",
+    chain: Annotated[
+        str | None, typer.Option("--chain", help="Only this chain (default: every EVM chain).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Export the store's EVM transfers and blocks with their checkpointed coverage."""
+    from .indexers.bulk import export_transfers
+    from .store import connect
+
+    con = connect(db, read_only=True)
+    try:
+        result = export_transfers(con, folder, chain=chain, fmt=fmt)
+    finally:
+        con.close()
+    out.print(
+        f"exported {result.transfers:,} transfers and {result.blocks:,} blocks of "
+        f"{', '.join(result.chains)} to {result.folder} in {result.seconds:.1f} s",
+        markup=False,
     )
 
 

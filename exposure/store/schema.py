@@ -372,4 +372,12 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        "blocks from bulk dumps may lack the parent hash of their first block (cryo's default)",
+        ("ALTER TABLE blocks ALTER COLUMN parent_hash DROP NOT NULL",),
+    ),
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -366,3 +366,87 @@ def replace_clusters(
             "computed_at = excluded.computed_at",
             [chain, data_key, clusters.num_rows, chain, coinjoins, refusals.num_rows],
         )
+
+
+def replace_evm_range(
+    con: duckdb.DuckDBPyConnection,
+    chain: str,
+    first: int,
+    last: int,
+    streams: Sequence[StreamRange],
+    *,
+    blocks: tuple[str, dict],
+    tokens: tuple[str, dict] | None,
+    native: tuple[str, dict] | None,
+    all_tokens: bool = False,
+    distinct: bool = False,
+) -> int:
+    """Replace blocks ``first..last`` and the streams' rows from bulk-import queries, atomically.
+
+    ``blocks``/``tokens``/``native`` are (SELECT, parameters) pairs yielding the store's columns
+    (blocks: number, hash, parent_hash, ts; tokens: token_address, block_number, tx_hash,
+    log_index, from_address, to_address, amount_raw, amount_raw_big; native: block_number,
+    tx_hash, trace_address, kind, from_address, to_address, amount_raw). With ``all_tokens``
+    every token's rows in the range are replaced, else only the streams' tokens. ``distinct``
+    drops rows repeated across overlapping input files. Returns the transfer rows written.
+    """
+    written = 0
+    unique = "DISTINCT " if distinct else ""
+    with transaction(con):
+        con.execute(
+            "DELETE FROM blocks WHERE chain = ? AND number BETWEEN ? AND ?", [chain, first, last]
+        )
+        con.execute(
+            f"INSERT INTO blocks SELECT $chain_, number, hash, parent_hash, ts FROM ({blocks[0]})",
+            {**blocks[1], "chain_": chain},
+        )
+        token_streams = [s for s in streams if s.stream.startswith("erc20:")]
+        if all_tokens and token_streams:
+            con.execute(
+                "DELETE FROM token_transfers WHERE chain = ? AND block_number BETWEEN ? AND ?",
+                [chain, first, last],
+            )
+        else:
+            for s in token_streams:
+                con.execute(
+                    "DELETE FROM token_transfers WHERE chain = ? AND token_address = ? "
+                    "AND block_number BETWEEN ? AND ?",
+                    [chain, s.token_address, s.first, s.last],
+                )
+        if any(s.stream == "native" for s in streams):
+            s = next(s for s in streams if s.stream == "native")
+            con.execute(
+                "DELETE FROM native_transfers WHERE chain = ? AND block_number BETWEEN ? AND ?",
+                [chain, s.first, s.last],
+            )
+        if tokens is not None and token_streams:
+            written += _insert_count(
+                con,
+                "INSERT INTO token_transfers SELECT $chain_, token_address, block_number, tx_hash, "
+                f"log_index, from_address, to_address, amount_raw, amount_raw_big FROM "
+                f"(SELECT {unique}* FROM ({tokens[0]}))",
+                {**tokens[1], "chain_": chain},
+            )
+        if native is not None and any(s.stream == "native" for s in streams):
+            written += _insert_count(
+                con,
+                "INSERT INTO native_transfers SELECT $chain_, block_number, tx_hash, "
+                "trace_address, kind, from_address, to_address, amount_raw FROM "
+                f"(SELECT {unique}* FROM ({native[0]}))",
+                {**native[1], "chain_": chain},
+            )
+        for s in streams:
+            con.execute(
+                "INSERT INTO checkpoints VALUES (?, ?, ?, ?, now()) "
+                "ON CONFLICT (chain, stream) DO UPDATE SET "
+                "first_block = least(checkpoints.first_block, excluded.first_block), "
+                "last_block = greatest(checkpoints.last_block, excluded.last_block), "
+                "updated_at = excluded.updated_at",
+                [chain, s.stream, s.first, s.last],
+            )
+    return written
+
+
+def _insert_count(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> int:
+    rows = con.execute(sql, params).fetchall()
+    return int(rows[0][0]) if rows else 0

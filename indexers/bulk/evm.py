@@ -1,0 +1,627 @@
+"""Bulk import of EVM history (cryo, ethereum-etl/BigQuery, exposure's own export) into the store.
+
+The files are read by DuckDB (never row by row in Python), normalised by
+:mod:`exposure.indexers.bulk.datasets`, validated in SQL (bad rows rejected with file and row),
+and written with the RPC indexer's natural keys, range replacement and checkpoints: importing
+twice, or a range ``index evm`` already covered, leaves the same rows, and a range that would
+leave a gap in a stream is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+
+from exposure.chains import chain_spec
+from exposure.domain import ChainSpec, Token
+from exposure.errors import DataError, InputError
+from exposure.store import reads, writes
+
+from ..evm.indexer import token_stream
+from .datasets import FILE, Part, recognise
+from .files import InputFile
+from .model import Coverage, ImportOptions, ImportProgress, ImportResult, Reject
+
+#: Streams of token rows imported with ``--all-tokens`` (every contract, tracked or not).
+ALL_TOKENS = "erc20:*"
+#: Rows per committed chunk of a Parquet import (one transaction each, in block order).
+CHUNK_ROWS = 20_000_000
+#: The key of exposure's coverage record in its Parquet export's key-value metadata.
+EXPORT_KEY = "exposure"  # the literal key in export.py's COPY ... KV_METADATA {exposure: ...}
+EXPORT_FORMAT = "exposure.transfers/1"
+
+_ADDR = "'0x[0-9a-f]{40}'"
+_HASH = "'0x[0-9a-f]{64}'"
+_UINT256_MAX = str(2**256 - 1)
+
+
+@dataclass(frozen=True)
+class _Relation:
+    sql: str
+    params: dict[str, object]
+
+
+def _union(parts: Sequence[Part], key: str) -> _Relation:
+    selects, params = [], {}
+    for i, p in enumerate(parts):
+        name = f"{key}_{i}"
+        selects.append(f"SELECT * FROM ({p.query.replace(FILE, '$' + name)})")
+        params[name] = p.file.path
+    return _Relation(" UNION ALL BY NAME ".join(selects), params)
+
+
+def _amount_problem(col: str) -> str:
+    return (
+        f"WHEN {col} IS NULL OR NOT regexp_full_match({col}, '[0-9]{{1,78}}') "
+        f"OR (length({col}) = 78 AND {col} > '{_UINT256_MAX}') "
+        f"THEN 'amount: not an integer between 0 and 2^256-1: ' || coalesce(left({col}, 80), "
+        "'missing') "
+    )
+
+
+def _address_problem(col: str) -> str:
+    return (
+        f"WHEN {col} IS NULL OR NOT regexp_full_match({col}, {_ADDR}) "
+        f"THEN '{col}: not a 20-byte hex address: ' || coalesce(left({col}, 80), 'missing') "
+    )
+
+
+def _block_problem(col: str) -> str:
+    return (
+        f"WHEN TRY_CAST({col} AS UBIGINT) IS NULL "
+        f"THEN '{col}: not a block number: ' || coalesce(left({col}, 80), 'missing') "
+    )
+
+
+def _range_problem(col: str) -> str:
+    return (
+        f"WHEN CAST({col} AS UBIGINT) NOT BETWEEN $lo AND $hi "
+        f"THEN '{col}: block ' || {col} || ' is not in the blocks dataset (' || $lo || '-' "
+        "|| $hi || ')' "
+    )
+
+
+def _tx_problem() -> str:
+    return (
+        f"WHEN tx_hash IS NULL OR NOT regexp_full_match(tx_hash, {_HASH}) "
+        "THEN 'transaction hash: not a 32-byte hex hash: ' || coalesce(left(tx_hash, 80), "
+        "'missing') "
+    )
+
+
+def _blocks_checked(rel: _Relation) -> _Relation:
+    sql = (
+        "SELECT *, CASE "
+        + _block_problem("number")
+        + f"WHEN hash IS NULL OR NOT regexp_full_match(hash, {_HASH}) "
+        "THEN 'hash: not a 32-byte hex hash: ' || coalesce(left(hash, 80), 'missing') "
+        f"WHEN parent_hash IS NOT NULL AND NOT regexp_full_match(parent_hash, {_HASH}) "
+        "THEN 'parent_hash: not a 32-byte hex hash: ' || left(parent_hash, 80) "
+        "WHEN ts IS NULL THEN 'timestamp: missing or unparsable' "
+        f"END AS _problem FROM ({rel.sql})"
+    )
+    return _Relation(sql, rel.params)
+
+
+def _tokens_checked(rel: _Relation, tracked: list[str] | None) -> _Relation:
+    keep = "" if tracked is None else "WHERE token_address IN (SELECT unnest($tracked))"
+    sql = (
+        "SELECT *, CASE "
+        + _block_problem("block_number")
+        + _range_problem("block_number")
+        + _tx_problem()
+        + "WHEN TRY_CAST(log_index AS UINTEGER) IS NULL "
+        "THEN 'log_index: not a log index: ' || coalesce(left(log_index, 80), 'missing') "
+        + _address_problem("token_address")
+        + _address_problem("from_address")
+        + _address_problem("to_address")
+        + _amount_problem("amount")
+        + f"END AS _problem FROM ({rel.sql}) {keep}"
+    )
+    params = dict(rel.params)
+    if tracked is not None:
+        params["tracked"] = tracked
+    return _Relation(sql, params)
+
+
+def _native_checked(rel: _Relation) -> _Relation:
+    # Only value that moved is imported: succeeded, non-zero, with both ends known (a creation
+    # without the created address is skipped, as the RPC indexer does).
+    sql = (
+        "SELECT *, CASE "
+        + _block_problem("block_number")
+        + _range_problem("block_number")
+        + _tx_problem()
+        + _address_problem("from_address")
+        + _address_problem("to_address")
+        + _amount_problem("amount")
+        + "WHEN TRY_CAST(amount AS UHUGEINT) IS NULL THEN 'amount: native value beyond 2^128' "
+        + f"END AS _problem FROM ({rel.sql}) WHERE ok AND amount IS DISTINCT FROM '0' "
+        "AND to_address IS NOT NULL AND to_address <> ''"
+    )
+    return _Relation(sql, rel.params)
+
+
+def _native_source(
+    native: list[Part], receipts: list[Part], fmt: str
+) -> _Relation | None:
+    """The native rows with ``ok`` resolved (reverted frames and failed transactions false)."""
+    if not native:
+        return None
+    kinds = {p.shape.name for p in native}
+    if "traces" in kinds:
+        native = [p for p in native if p.shape.name == "traces"]  # traces hold the tx values too
+        rel = _union(native, "native")
+        if fmt != "cryo":
+            return rel
+        # cryo marks only the reverted frame: drop every call at or below it as well.
+        sql = (
+            f"WITH t AS ({rel.sql}), bad AS (SELECT DISTINCT tx_hash, trace_address FROM t "
+            "WHERE failed) SELECT t.* REPLACE (t.ok AND NOT EXISTS (SELECT 1 FROM bad "
+            "WHERE bad.tx_hash = t.tx_hash AND (bad.trace_address = '' "
+            "OR t.trace_address = bad.trace_address "
+            "OR starts_with(t.trace_address, bad.trace_address || '.'))) AS ok) FROM t"
+        )
+        return _Relation(sql, rel.params)
+    rel = _union(native, "native")
+    if fmt != "ethereum-etl":
+        return rel
+    if not receipts and not any("receipt_status" in p.query for p in native):
+        files = ", ".join(p.file.path for p in native)
+        raise InputError(
+            f"{files}: ethereum-etl transactions without receipt_status cannot tell failed "
+            "transactions (whose value never moved): add the receipts export "
+            "(export_receipts_and_logs --receipts-output receipts.csv) or the traces export"
+        )
+    if receipts:
+        rec = _union(receipts, "receipts")
+        sql = (
+            f"SELECT t.* EXCLUDE (status, to_address), "
+            "coalesce(nullif(t.to_address, ''), r.contract_address) AS to_address, "
+            "coalesce(t.status, r.status, '1') = '1' AS ok "
+            f"FROM ({rel.sql}) t LEFT JOIN ({rec.sql}) r ON r.tx_hash = t.tx_hash"
+        )
+        return _Relation(sql, {**rel.params, **rec.params})
+    sql = f"SELECT t.* EXCLUDE (status), coalesce(t.status, '1') = '1' AS ok FROM ({rel.sql}) t"
+    return _Relation(sql, rel.params)
+
+
+def _exposure_relations(parts: list[Part], chain: str) -> tuple[_Relation, _Relation, _Relation]:
+    """Blocks, tokens and native relations of ``chain`` from exposure's own export files."""
+    blocks = [p for p in parts if p.shape.name == "blocks"]
+    rows = [p for p in parts if p.shape.name == "transfers"]
+    if not blocks or not rows:
+        raise InputError(
+            "an exposure export is a folder with transfers.parquet and blocks.parquet: pass the "
+            "whole folder written by `exposure export transfers`"
+        )
+    brel, rel = _union(blocks, "blocks"), _union(rows, "rows")
+    keep = {"xchain": chain}
+    blocks_rel = _Relation(
+        f"SELECT * EXCLUDE (chain) FROM ({brel.sql}) WHERE chain = $xchain",
+        {**brel.params, **keep},
+    )
+    tokens = _Relation(
+        "SELECT block_number, tx_hash, log_index, token_address, from_address, to_address, "
+        f"amount, _file, _row FROM ({rel.sql}) WHERE chain = $xchain "
+        "AND token_address IS NOT NULL",
+        {**rel.params, **keep},
+    )
+    native = _Relation(
+        "SELECT block_number, tx_hash, trace_address, kind, from_address, to_address, amount, "
+        f"true AS ok, _file, _row FROM ({rel.sql}) WHERE chain = $xchain "
+        "AND token_address IS NULL",
+        {**rel.params, **keep},
+    )
+    return blocks_rel, tokens, native
+
+
+def export_record(con: duckdb.DuckDBPyConnection, files: list[InputFile]) -> dict:
+    """The coverage record stored in an exposure export's Parquet metadata (same in each file)."""
+    for f in files:
+        if f.kind != "parquet":
+            raise InputError(f"{f.path}: the exposure format is Parquet (from `exposure export`)")
+        rows = con.execute(
+            "SELECT decode(value) FROM parquet_kv_metadata(?) WHERE decode(key) = ?",
+            [f.path, EXPORT_KEY],
+        ).fetchall()
+        if not rows:
+            raise InputError(
+                f"{f.path}: no exposure coverage record in the Parquet metadata: not written by "
+                "`exposure export transfers`"
+            )
+        record = json.loads(rows[0][0])
+        if record.get("format") != EXPORT_FORMAT:
+            raise InputError(f"{f.path}: unknown export format {record.get('format')!r}")
+        return record
+    raise InputError("no files to import")
+
+
+def import_evm(
+    con: duckdb.DuckDBPyConnection,
+    fmt: str,
+    files: list[InputFile],
+    options: ImportOptions,
+    tokens: Sequence[Token] = (),
+) -> ImportResult:
+    """Import EVM transfers of format ``fmt`` (cryo, ethereum-etl or exposure) from ``files``."""
+    started = time.monotonic()
+    parts = recognise(con, fmt, files)
+    record = export_record(con, files) if fmt == "exposure" else None
+    chain = _chain_name(options, record)
+    spec = _spec(con, chain, record, tokens)
+    _check_chain_id(con, parts, spec)
+    writes.register_chain(con, spec, spec.chain_id)
+
+    if fmt == "exposure":
+        brel, trel, nrel = _exposure_relations(parts, chain)
+        has_tokens = has_native = True
+    else:
+        by_role: dict[str, list[Part]] = {}
+        for p in parts:
+            by_role.setdefault(p.shape.role, []).append(p)
+        if not by_role.get("blocks"):
+            raise InputError(
+                "no blocks dataset among the files: block numbers, hashes and timestamps come "
+                "from it (cryo: `cryo blocks --include-columns parent_hash`; ethereum-etl: "
+                "blocks.csv of export_blocks_and_transactions)"
+            )
+        brel = _union(by_role["blocks"], "blocks")
+        trel = _union(by_role["tokens"], "tokens") if by_role.get("tokens") else None
+        nrel = _native_source(by_role.get("native", []), by_role.get("receipts", []), fmt)
+        has_tokens, has_native = trel is not None, nrel is not None
+        if not has_tokens and not has_native:
+            raise InputError("no transfers among the files: only blocks were given")
+
+    tracked = sorted({t.address for t in spec.tokens})
+    if has_tokens and not tracked and not options.all_tokens:
+        raise InputError(
+            f"no tokens are tracked on {chain}: pass --token SYMBOL=0xADDRESS[:DECIMALS] or "
+            "--all-tokens"
+        )
+    rejects: list[Reject] = []
+    bchk = _blocks_checked(brel)
+    _collect_rejects(con, bchk, options, rejects)
+    lo, hi = _block_range(con, bchk, chain, record)
+    bounds = {"lo": lo, "hi": hi}
+    tchk = (
+        _tokens_checked(_Relation(trel.sql, {**trel.params, **bounds}),
+                        None if options.all_tokens else tracked)
+        if has_tokens and trel is not None else None
+    )
+    nchk = (
+        _native_checked(_Relation(nrel.sql, {**nrel.params, **bounds}))
+        if has_native and nrel is not None else None
+    )
+    for rel in (tchk, nchk):
+        if rel is not None:
+            _collect_rejects(con, rel, options, rejects)
+    rejected = len(rejects)
+    if rejected and options.rejects_path is not None:
+        _write_rejects(options, rejects)
+
+    streams = _streams(spec, record, lo, hi, has_tokens, has_native, options.all_tokens)
+    _check_gaps(con, chain, streams)
+
+    rows_read = _count(con, tchk) + _count(con, nchk)
+    imported = 0
+    chunks = _chunks(con, bchk, tchk, lo, hi, files)
+    distinct = _files_overlap(con, tchk) or _files_overlap(con, nchk)
+    for i, (a, b) in enumerate(chunks):
+        part_streams = [
+            writes.StreamRange(s.stream, max(a, s.first), min(b, s.last), s.token_address)
+            for s in streams
+            if s.first <= b and s.last >= a
+        ]
+        imported += writes.replace_evm_range(
+            con,
+            chain,
+            a,
+            b,
+            part_streams,
+            blocks=(_store_blocks(bchk), {**bchk.params, "a": a, "b": b}),
+            tokens=(_store_tokens(tchk), {**tchk.params, "a": a, "b": b}) if tchk else None,
+            native=(_store_native(nchk), {**nchk.params, "a": a, "b": b}) if nchk else None,
+            all_tokens=options.all_tokens,
+            distinct=distinct,
+        )
+        if options.on_progress is not None:
+            options.on_progress(ImportProgress("import", i + 1, len(chunks)))
+    return ImportResult(
+        format=fmt,
+        chain=chain,
+        files=tuple(f.path for f in files),
+        rows_read=rows_read,
+        rows_imported=imported,
+        rejects=tuple(rejects[:20]),
+        rejected=rejected,
+        rejects_path=str(options.rejects_path) if rejected and options.rejects_path else None,
+        coverage=tuple(Coverage(chain, s.stream, s.first, s.last) for s in streams),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _chain_name(options: ImportOptions, record: dict | None) -> str:
+    if record is not None:
+        chains = sorted(record.get("chains", {}))
+        if options.chain is None and len(chains) != 1:
+            raise InputError(
+                f"the export holds chains {', '.join(chains)}: choose one with --chain"
+            )
+        name = options.chain or chains[0]
+        if name not in chains:
+            raise InputError(f"the export holds no chain {name!r} (it has {', '.join(chains)})")
+        return chain_spec(name).name
+    return chain_spec(options.chain or "ethereum").name
+
+
+def _spec(
+    con: duckdb.DuckDBPyConnection, chain: str, record: dict | None, tokens: Sequence[Token]
+) -> ChainSpec:
+    base = chain_spec(chain)
+    known = {t.address: t for t in base.tokens}
+    rows = con.execute(
+        "SELECT asset, token_address, decimals FROM assets WHERE chain = ?", [chain]
+    ).fetchall()
+    known.update({addr: Token(sym, addr, dec) for sym, addr, dec in rows})
+    chain_id, native_symbol = base.chain_id, base.native_symbol
+    native_decimals = base.native_decimals
+    if record is not None:
+        info = record["chains"][chain]
+        chain_id = info.get("chain_id", chain_id)
+        native_symbol = info.get("native_symbol", native_symbol)
+        native_decimals = info.get("native_decimals", native_decimals)
+        for sym, addr, dec in info.get("assets", []):
+            known[addr] = Token(sym, addr, int(dec))
+    known.update({t.address: t for t in tokens})
+    return ChainSpec(chain, chain_id, native_symbol, native_decimals, tuple(known.values()))
+
+
+def _check_chain_id(con: duckdb.DuckDBPyConnection, parts: list[Part], spec: ChainSpec) -> None:
+    """cryo files carry the chain id: refuse a dump of another chain than ``--chain``."""
+    stored = con.execute("SELECT chain_id FROM chains WHERE chain = ?", [spec.name]).fetchall()
+    expected = spec.chain_id if spec.chain_id is not None else (stored[0][0] if stored else None)
+    if expected is None:
+        return
+    for p in parts:
+        if p.shape.format != "cryo":
+            continue
+        ids = con.execute(
+            f"SELECT DISTINCT chain_id FROM {p.file.reader()} WHERE chain_id IS NOT NULL LIMIT 3",
+            [p.file.path],
+        ).fetchall()
+        other = [i for (i,) in ids if int(i) != int(expected)]
+        if other:
+            raise InputError(
+                f"{p.file.path}: holds chain id {other[0]}, but {spec.name} is chain id "
+                f"{expected}: pass the right --chain"
+            )
+
+
+def _collect_rejects(
+    con: duckdb.DuckDBPyConnection, rel: _Relation, options: ImportOptions, out: list[Reject]
+) -> None:
+    sql = (
+        f"SELECT _file, _row, _problem FROM ({rel.sql}) WHERE _problem IS NOT NULL "
+        "ORDER BY _file, _row"
+    )
+    if options.strict:
+        rows = con.execute(sql + " LIMIT 1", rel.params).fetchall()
+        if rows:
+            f, row, problem = rows[0]
+            raise DataError(f"{f}:{row}: {problem} (--strict stops at the first bad row)")
+        return
+    out.extend(Reject(f, int(r), p) for f, r, p in con.execute(sql, rel.params).fetchall())
+
+
+def _write_rejects(options: ImportOptions, rejects: list[Reject]) -> None:
+    import csv
+
+    path = options.rejects_path
+    assert path is not None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "row", "problem"])
+        w.writerows([(r.file, r.row, r.problem) for r in rejects])
+
+
+def _block_range(
+    con: duckdb.DuckDBPyConnection, bchk: _Relation, chain: str, record: dict | None
+) -> tuple[int, int]:
+    """The blocks dataset's range, checked: contiguous, one hash per number, one chain, and
+    agreeing with the blocks already stored."""
+    good = f"SELECT CAST(number AS UBIGINT) AS n, hash, parent_hash, ts FROM ({bchk.sql}) " \
+        "WHERE _problem IS NULL"
+    (lo, hi, distinct, hashes), = con.execute(
+        f"SELECT min(n), max(n), count(DISTINCT n), count(DISTINCT (n, hash)) FROM ({good})",
+        bchk.params,
+    ).fetchall()
+    if lo is None:
+        raise InputError("the blocks dataset holds no valid block")
+    lo, hi = int(lo), int(hi)
+    if hashes != distinct:
+        (n,), = con.execute(
+            f"SELECT n FROM ({good}) GROUP BY n HAVING count(DISTINCT hash) > 1 ORDER BY n LIMIT 1",
+            bchk.params,
+        ).fetchall()
+        raise InputError(f"block {n} appears with two different hashes in the blocks dataset")
+    if record is None and distinct != hi - lo + 1:
+        missing = _missing(con, good, bchk.params, lo, hi)
+        raise InputError(
+            f"the blocks dataset covers {lo}-{hi} but misses {hi - lo + 1 - distinct} blocks "
+            f"(first missing: {', '.join(map(str, missing))}): a gap is never papered over; "
+            "import the missing blocks too"
+        )
+    broken = con.execute(
+        f"WITH g AS (SELECT DISTINCT n, hash, parent_hash FROM ({good})) "
+        "SELECT b.n, b.parent_hash, a.hash FROM g b JOIN g a ON a.n + 1 = b.n "
+        "WHERE b.parent_hash IS NOT NULL AND b.parent_hash <> a.hash ORDER BY b.n LIMIT 1",
+        bchk.params,
+    ).fetchall()
+    if broken:
+        n, parent, prev = broken[0]
+        raise InputError(
+            f"the blocks dataset is not one chain: block {n}'s parent is {parent} but block "
+            f"{n - 1} is {prev}"
+        )
+    clash = con.execute(
+        f"WITH g AS (SELECT DISTINCT n, hash, parent_hash FROM ({good})) "
+        "SELECT g.n, s.hash, g.hash FROM g JOIN blocks s ON s.chain = $chain AND s.number = g.n "
+        "WHERE s.hash <> g.hash "
+        "UNION ALL SELECT g.n, s.hash, g.parent_hash FROM g JOIN blocks s "
+        "ON s.chain = $chain AND s.number + 1 = g.n "
+        "WHERE g.parent_hash IS NOT NULL AND s.hash <> g.parent_hash ORDER BY 1 LIMIT 1",
+        {**bchk.params, "chain": chain},
+    ).fetchall()
+    if clash:
+        n, stored, dumped = clash[0]
+        raise InputError(
+            f"block {n}: the store holds {stored} but the dump says {dumped}: the dump is from "
+            "another chain or fork than the store (check --chain)"
+        )
+    return lo, hi
+
+
+def _missing(
+    con: duckdb.DuckDBPyConnection, good: str, params: dict, lo: int, hi: int
+) -> list[int]:
+    rows = con.execute(
+        f"SELECT r FROM range($lo_, $hi_ + 1) t(r) ANTI JOIN ({good}) g ON g.n = t.r "
+        "ORDER BY r LIMIT 5",
+        {**params, "lo_": lo, "hi_": hi},
+    ).fetchall()
+    return [int(r) for (r,) in rows]
+
+
+def _streams(
+    spec: ChainSpec,
+    record: dict | None,
+    lo: int,
+    hi: int,
+    has_tokens: bool,
+    has_native: bool,
+    all_tokens: bool,
+) -> list[writes.StreamRange]:
+    if record is not None:
+        out = []
+        tokens = {token_stream(t): t.address for t in spec.tokens}
+        for name, (first, last) in sorted(record["chains"][spec.name]["streams"].items()):
+            addr = tokens.get(name)
+            if name.startswith("erc20:") and name != ALL_TOKENS and addr is None:
+                continue
+            out.append(writes.StreamRange(name, int(first), int(last), addr))
+        return out
+    out = []
+    if has_native:
+        out.append(writes.StreamRange("native", lo, hi))
+    if has_tokens:
+        out.extend(writes.StreamRange(token_stream(t), lo, hi, t.address) for t in spec.tokens)
+        if all_tokens:
+            out.append(writes.StreamRange(ALL_TOKENS, lo, hi, None))
+    return out
+
+
+def _check_gaps(
+    con: duckdb.DuckDBPyConnection, chain: str, streams: list[writes.StreamRange]
+) -> None:
+    cps = reads.checkpoints(con, chain)
+    for s in streams:
+        cp = cps.get(s.stream)
+        if cp is None:
+            continue
+        if s.first > cp.last + 1:
+            raise InputError(
+                f"{s.stream} on {chain} holds blocks {cp.first}-{cp.last}; these files cover "
+                f"{s.first}-{s.last}, leaving blocks {cp.last + 1}-{s.first - 1} uncovered: "
+                f"import or index them first (exposure index evm --from-block {cp.last + 1})"
+            )
+        if s.last < cp.first - 1:
+            raise InputError(
+                f"{s.stream} on {chain} holds blocks {cp.first}-{cp.last}; these files cover "
+                f"{s.first}-{s.last}, leaving blocks {s.last + 1}-{cp.first - 1} uncovered: "
+                "import them too"
+            )
+
+
+def _count(con: duckdb.DuckDBPyConnection, rel: _Relation | None) -> int:
+    if rel is None:
+        return 0
+    return int(con.execute(f"SELECT count(*) FROM ({rel.sql})", rel.params).fetchall()[0][0])
+
+
+def _files_overlap(con: duckdb.DuckDBPyConnection, rel: _Relation | None) -> bool:
+    """True when two input files share blocks (overlapping dumps): rows are then de-duplicated,
+    which a single extractor's files never need."""
+    if rel is None:
+        return False
+    spans = con.execute(
+        f"SELECT min(TRY_CAST(block_number AS UBIGINT)), max(TRY_CAST(block_number AS UBIGINT)) "
+        f"FROM ({rel.sql}) GROUP BY _file ORDER BY 1",
+        rel.params,
+    ).fetchall()
+    spans = [(a, b) for a, b in spans if a is not None]
+    return any(b0 >= a1 for (_, b0), (a1, _) in itertools.pairwise(spans))
+
+
+def _chunks(
+    con: duckdb.DuckDBPyConnection,
+    bchk: _Relation,
+    tchk: _Relation | None,
+    lo: int,
+    hi: int,
+    files: list[InputFile],
+) -> list[tuple[int, int]]:
+    """Block ranges committed one by one: Parquet is cut into ~CHUNK_ROWS-row pieces (the
+    readers skip row groups outside a range); text files are read once, in one piece."""
+    if tchk is None or any(f.text for f in files):
+        return [(lo, hi)]
+    rows = _count(con, tchk)
+    n = max(1, math.ceil(rows / CHUNK_ROWS))
+    if n == 1:
+        return [(lo, hi)]
+    qs = [k / n for k in range(1, n)]
+    (cuts,), = con.execute(
+        f"SELECT quantile_disc(CAST(block_number AS UBIGINT), $qs) FROM ({tchk.sql})",
+        {**tchk.params, "qs": qs},
+    ).fetchall()
+    edges = sorted({int(c) for c in cuts if lo <= int(c) < hi})
+    out, start = [], lo
+    for c in edges:
+        out.append((start, c))
+        start = c + 1
+    out.append((start, hi))
+    return out
+
+
+def _store_blocks(rel: _Relation) -> str:
+    return (
+        "SELECT DISTINCT CAST(number AS UBIGINT) AS number, hash, parent_hash, ts "
+        f"FROM ({rel.sql}) WHERE _problem IS NULL AND CAST(number AS UBIGINT) BETWEEN $a AND $b"
+    )
+
+
+def _store_tokens(rel: _Relation) -> str:
+    return (
+        "SELECT token_address, CAST(block_number AS UBIGINT) AS block_number, tx_hash, "
+        "CAST(log_index AS UINTEGER) AS log_index, from_address, to_address, "
+        "TRY_CAST(amount AS UHUGEINT) AS amount_raw, "
+        "CASE WHEN TRY_CAST(amount AS UHUGEINT) IS NULL THEN CAST(amount AS BIGNUM) END "
+        f"AS amount_raw_big FROM ({rel.sql}) WHERE _problem IS NULL "
+        "AND CAST(block_number AS UBIGINT) BETWEEN $a AND $b"
+    )
+
+
+def _store_native(rel: _Relation) -> str:
+    return (
+        "SELECT CAST(block_number AS UBIGINT) AS block_number, tx_hash, trace_address, kind, "
+        "from_address, to_address, CAST(amount AS UHUGEINT) AS amount_raw "
+        f"FROM ({rel.sql}) WHERE _problem IS NULL "
+        "AND CAST(block_number AS UBIGINT) BETWEEN $a AND $b"
+    )
