@@ -179,7 +179,7 @@ def _address_problem(a: str, where: str) -> str:
 _OUTPUTS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _etl_outputs AS
 SELECT file, line, block_number, txid, vout,
-       CAST(TRY_CAST(json_extract_string(o, 'value') AS HUGEINT) AS UBIGINT) AS value_sat,
+       TRY_CAST(TRY_CAST(json_extract_string(o, 'value') AS HUGEINT) AS UBIGINT) AS value_sat,
        json_extract_string(o, 'script_hex') AS script_hex,
        CASE
          WHEN json_extract_string(o, 'index') IS NULL THEN 'outputs[' || k || '].index missing'
@@ -210,7 +210,7 @@ CREATE OR REPLACE TEMP TABLE _etl_inputs AS
 SELECT file, line, block_number, txid, vin, prev_txid,
        CAST(TRY_CAST(json_extract_string(i, 'spent_output_index') AS BIGINT) AS UBIGINT)
          AS prev_vout,
-       CAST(TRY_CAST(json_extract_string(i, 'value') AS HUGEINT) AS UBIGINT) AS value_sat,
+       TRY_CAST(TRY_CAST(json_extract_string(i, 'value') AS HUGEINT) AS UBIGINT) AS value_sat,
        lower(json_extract_string(i, 'type')) AS type,
        CAST(json_extract(i, 'addresses') AS VARCHAR[]) AS addresses,
        CASE
