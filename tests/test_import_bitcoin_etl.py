@@ -9,7 +9,8 @@ bcoin speaks Bitcoin Core's RPC with two differences that bitcoin-etl meets, tra
 proxy (:func:`core_dialect`) in front of the node: ``getblock <hash> 2`` (verbosity 2) is refused
 ("Param must be a boolean") and is asked as ``getblock <hash> true true``; its verbose block has
 no ``nonce`` and gives ``bits`` as a number, so both are put in from the raw header, as Core
-writes them.
+writes them. Its regtest addresses (``R...``, ``rb1...``) are replaced by Core's (from the
+scriptPubKey, with bitcoinlib's encoders: :func:`tests.test_index_btc.core_regtest_address`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from exposure.indexers.bulk.model import ImportOptions, ImportProgress
 from exposure.store import connect
 from tests.etl_tools import tool_venv
 from tests.proxy import ProxyRules, RpcProxy
+from tests.test_index_btc import core_regtest_address
 
 CHAIN = "bitcoin-regtest"
 BITCOIN_ETL = ["bitcoin-etl==1.5.2"]
@@ -81,6 +83,12 @@ def core_dialect(upstream: str) -> Any:
                     answer["result"]["nonce"] = int.from_bytes(raw[76:80], "little")
                     answer["result"]["bits"] = raw[72:76][::-1].hex()
             answer["id"] = item.get("id")
+            result = answer.get("result")
+            for tx in (result.get("tx", [result]) if isinstance(result, dict) else []):
+                for vout in tx.get("vout", []) if isinstance(tx, dict) else []:
+                    script = vout["scriptPubKey"]
+                    address = core_regtest_address(script["hex"])
+                    script["addresses"] = [address] if address else []
             out.append(answer)
         return 200, json.dumps(out if isinstance(request, list) else out[0]).encode()
 
@@ -236,6 +244,35 @@ def test_small_chunks_give_the_same_rows(dump: Dump, indexed: dict, tmp_path: Pa
                        on_progress=progress.append), chunk_transactions=40)
     assert len(progress) > 5
     assert snapshot(con)["btc_transfers"] == indexed["btc_transfers"]
+
+
+def test_enriched_dump_resolves_prevouts_like_index_btc(dump: Dump, tmp_path: Path) -> None:
+    """A dump starting above genesis, enriched by ``bitcoinetl enrich_transactions`` (the spent
+    outputs' value, type and address on each input), gives the prevouts index btc fetches."""
+    k = dump.last - 3
+    blocks, txs = part(dump, tmp_path / "part", k, dump.last)
+    tool = tool_venv("bitcoin-etl", "3.11", BITCOIN_ETL) / "bitcoinetl"
+    enriched = tmp_path / "part" / "enriched_transactions.json"
+    with RpcProxy(dump.node.url, ProxyRules(intercept=core_dialect(dump.node.url))) as proxy:
+        done = subprocess.run(
+            [str(tool), "enrich_transactions", "--provider-uri", proxy.url, "--chain", "bitcoin",
+             "--transactions-input", str(txs), "--transactions-output", str(enriched)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    con = connect(tmp_path / "import.duckdb")
+    import_bitcoin_etl(con, [blocks, enriched], ImportOptions(network="regtest"))
+    oracle = connect(tmp_path / "rpc.duckdb")
+    index_btc(oracle, dump.node.url, network="regtest", from_height=k, to_height=dump.last,
+              settings=BtcIndexSettings(confirmations=0))
+    got, want = snapshot(con), snapshot(oracle)
+    assert len(want["btc_prevouts"]) >= 3
+    assert {r[4] for r in want["btc_prevouts"]} >= {"p2pkh", "p2wpkh", "p2sh"}
+    for table in ("btc_prevouts", "btc_outputs", "btc_inputs", "btc_transfers", "transfers"):
+        assert got[table] == want[table], table
+    # The first block's parent is outside the dump and the store: unknown, stored empty.
+    assert got["blocks"][1:] == want["blocks"][1:]
+    assert got["blocks"][0][3] == "" and got["blocks"][0][:3] == want["blocks"][0][:3]
 
 
 def test_import_twice_changes_nothing(dump: Dump, tmp_path: Path) -> None:
