@@ -37,7 +37,10 @@ def find_python(version: str) -> Path | None:
     if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
         return Path(getattr(sys, "_base_executable", sys.executable))
     on_path = shutil.which(f"python{version}")
-    if on_path:
+    # pyenv's shim is on PATH even when that version is not selected: try it before trusting it
+    if on_path and subprocess.run(
+        [on_path, "-c", "pass"], capture_output=True, check=False
+    ).returncode == 0:
         return Path(on_path)
     roots = [Path(os.environ["PYENV_ROOT"])] if os.environ.get("PYENV_ROOT") else []
     pyenv = shutil.which("pyenv")
