@@ -846,7 +846,7 @@ def import_transfers_command(
         progress.stop()
     ranges = ", ".join(f"{c.stream} {c.first}-{c.last}" for c in result.coverage) or "none"
     out.print(
-        f"{result.chain}: imported {result.rows_imported:,} transfers from {len(result.files)} "
+        f"{result.chain}: imported {result.rows_imported:,} rows from {len(result.files)} "
         f"{fmt} files in {result.seconds:.1f} s into {db_path(db)} (covered: {ranges})",
         markup=False,
     )
