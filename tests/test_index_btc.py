@@ -712,3 +712,28 @@ def test_screening_the_consolidations_recipient_shows_the_vout_evidence(world, l
     assert report.exposure("mainland_exchange", "in").hops == 1
     assert hop.tx_hash == world.consolidation.spend_txid and hop.vout == 0 and hop.asset == "BTC"
     assert hop.from_address == members[0]
+
+
+def test_an_export_moves_a_bitcoin_chain_intact_and_index_btc_continues_after_it(
+    world, indexed, tmp_path
+):
+    from exposure.indexers.bulk import ImportOptions, export_transfers, import_transfers
+
+    db, _ = indexed
+    con = connect(db, read_only=True)
+    try:
+        export_transfers(con, tmp_path / "moved")
+    finally:
+        con.close()
+    target = tmp_path / "moved.duckdb"
+    for _ in range(2):  # a second import changes nothing
+        con = connect(target)
+        try:
+            import_transfers(con, [tmp_path / "moved"], "exposure", ImportOptions())
+        finally:
+            con.close()
+        assert all_rows(target) == all_rows(db)
+    # what the export covers is checkpointed: index btc finds nothing left to do
+    result = run_index(world.node.url, target)
+    assert result.blocks == 0
+    assert all_rows(target) == all_rows(db)

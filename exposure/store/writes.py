@@ -111,14 +111,22 @@ def write_evm_batch(
             )
             con.unregister("_batch_native")
         for s in streams:
-            con.execute(
-                "INSERT INTO checkpoints VALUES (?, ?, ?, ?, now()) "
-                "ON CONFLICT (chain, stream) DO UPDATE SET "
-                "first_block = least(checkpoints.first_block, excluded.first_block), "
-                "last_block = greatest(checkpoints.last_block, excluded.last_block), "
-                "updated_at = excluded.updated_at",
-                [chain, s.stream, s.first, s.last],
-            )
+            advance_checkpoint(con, chain, s.stream, s.first, s.last)
+
+
+def advance_checkpoint(
+    con: duckdb.DuckDBPyConnection, chain: str, stream: str, first: int, last: int
+) -> None:
+    """Widen ``stream``'s checkpoint to include ``first..last`` (inside the caller's
+    transaction; callers have refused ranges that would leave a gap)."""
+    con.execute(
+        "INSERT INTO checkpoints VALUES (?, ?, ?, ?, now()) "
+        "ON CONFLICT (chain, stream) DO UPDATE SET "
+        "first_block = least(checkpoints.first_block, excluded.first_block), "
+        "last_block = greatest(checkpoints.last_block, excluded.last_block), "
+        "updated_at = excluded.updated_at",
+        [chain, stream, first, last],
+    )
 
 
 def rollback_after(con: duckdb.DuckDBPyConnection, chain: str, ancestor: int) -> None:
@@ -329,14 +337,7 @@ def write_btc_batch(
             con.unregister("_prev")
         con.unregister("_b")
         con.execute(_BTC_TRANSFERS_SQL, {"chain": chain, "lo": first, "hi": last})
-        con.execute(
-            "INSERT INTO checkpoints VALUES (?, ?, ?, ?, now()) "
-            "ON CONFLICT (chain, stream) DO UPDATE SET "
-            "first_block = least(checkpoints.first_block, excluded.first_block), "
-            "last_block = greatest(checkpoints.last_block, excluded.last_block), "
-            "updated_at = excluded.updated_at",
-            [chain, stream, first, last],
-        )
+        advance_checkpoint(con, chain, stream, first, last)
 
 
 def replace_clusters(
@@ -436,14 +437,7 @@ def replace_evm_range(
                 {**native[1], "chain_": chain},
             )
         for s in streams:
-            con.execute(
-                "INSERT INTO checkpoints VALUES (?, ?, ?, ?, now()) "
-                "ON CONFLICT (chain, stream) DO UPDATE SET "
-                "first_block = least(checkpoints.first_block, excluded.first_block), "
-                "last_block = greatest(checkpoints.last_block, excluded.last_block), "
-                "updated_at = excluded.updated_at",
-                [chain, s.stream, s.first, s.last],
-            )
+            advance_checkpoint(con, chain, s.stream, s.first, s.last)
     return written
 
 

@@ -48,6 +48,28 @@ def import_transfers(
         from .bitcoin_etl import import_bitcoin_etl
 
         return import_bitcoin_etl(con, [Path(f.path) for f in files], options)
+    if fmt == "exposure":
+        from .bitcoin_store import BTC_FORMAT, import_bitcoin_export, read_record
+
+        records = {f.path: read_record(con, f) for f in files}
+        btc = [f for f in files if (records[f.path] or {}).get("format") == BTC_FORMAT]
+        if btc:
+            record = records[btc[0].path] or {}
+            btc_chains = sorted(record.get("chains", {}))
+            evm_files = [f for f in files if f not in btc]
+            evm_chains = sorted(
+                {c for f in evm_files for c in (records[f.path] or {}).get("chains", {})}
+            )
+            wanted = options.chain
+            if wanted is None and len(btc_chains) + len(evm_chains) != 1:
+                raise InputError(
+                    "the export holds chains "
+                    + ", ".join(evm_chains + btc_chains)
+                    + ": choose one with --chain"
+                )
+            if (wanted or (btc_chains + evm_chains)[0]) in btc_chains:
+                return import_bitcoin_export(con, btc, record, wanted or btc_chains[0])
+            files = evm_files
     from .evm import import_evm
 
     return import_evm(con, fmt, files, options, tokens)

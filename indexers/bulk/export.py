@@ -1,10 +1,10 @@
-"""``exposure export transfers``: the store's EVM transfers and blocks as Parquet (or CSV).
+"""``exposure export transfers``: the store's transfers and blocks as Parquet (EVM also as CSV).
 
 The Parquet export is a folder with ``transfers.parquet`` and ``blocks.parquet``; both carry the
 coverage record (chains, assets, checkpointed block ranges per stream) in their key-value
 metadata, so that ``exposure import transfers --format exposure`` restores the same rows and the
 same checkpoints in another store. Amounts are exact decimal strings (Parquet has no 128-bit
-integer; a double would round).
+integer; a double would round). Bitcoin chains go to ``bitcoin/`` (see ``bitcoin_store``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import duckdb
 
 from exposure.errors import InputError
 
+from .bitcoin_store import bitcoin_chains, export_bitcoin
 from .evm import EXPORT_FORMAT
 
 _TRANSFERS = """
@@ -107,35 +108,44 @@ def export_transfers(
     started = time.monotonic()
     if fmt not in ("parquet", "csv"):
         raise InputError(f"unknown export format {fmt!r}: use parquet or csv")
-    chains = evm_chains(con)
+    chains, btc = evm_chains(con), bitcoin_chains(con)
     if chain is not None:
-        if chain not in chains:
-            have = ", ".join(chains) or "none"
-            raise InputError(f"the store holds no EVM chain {chain!r} (it has: {have})")
-        chains = [chain]
-    if not chains:
-        raise InputError("the store holds no EVM transfers to export")
+        if chain not in chains and chain not in btc:
+            have = ", ".join(chains + btc) or "none"
+            raise InputError(f"the store holds no chain {chain!r} (it has: {have})")
+        chains, btc = [c for c in chains if c == chain], [c for c in btc if c == chain]
+    if not chains and not btc:
+        raise InputError("the store holds no transfers to export")
+    if btc and fmt != "parquet":
+        raise InputError("Bitcoin chains are exported as Parquet only (--format parquet)")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    record = json.dumps(coverage_record(con, chains), sort_keys=True)
-    files = []
-    counts = {}
-    for name, query in (("transfers", _TRANSFERS), ("blocks", _BLOCKS)):
-        path = out / f"{name}.{fmt}"
-        if fmt == "parquet":
-            options = "FORMAT parquet, COMPRESSION zstd, KV_METADATA {exposure: $record}"
-            params = {"chains": chains, "path": str(path), "record": record}
-        else:
-            options = "FORMAT csv, HEADER true"
-            params = {"chains": chains, "path": str(path)}
-        con.execute(f"COPY ({query}) TO $path ({options})", params)
-        counts[name] = int(
-            con.execute(f"SELECT count(*) FROM ({query})", {"chains": chains}).fetchall()[0][0]
-        )
-        files.append(str(path))
-    if fmt == "csv":
-        (out / "coverage.json").write_text(record + "\n", encoding="utf-8")
-        files.append(str(out / "coverage.json"))
+    files: list[str] = []
+    counts = {"transfers": 0, "blocks": 0}
+    if chains:
+        record = json.dumps(coverage_record(con, chains), sort_keys=True)
+        for name, query in (("transfers", _TRANSFERS), ("blocks", _BLOCKS)):
+            path = out / f"{name}.{fmt}"
+            if fmt == "parquet":
+                options = "FORMAT parquet, COMPRESSION zstd, KV_METADATA {exposure: $record}"
+                params = {"chains": chains, "path": str(path), "record": record}
+            else:
+                options = "FORMAT csv, HEADER true"
+                params = {"chains": chains, "path": str(path)}
+            con.execute(f"COPY ({query}) TO $path ({options})", params)
+            counts[name] = int(
+                con.execute(f"SELECT count(*) FROM ({query})", {"chains": chains}).fetchall()[0][0]
+            )
+            files.append(str(path))
+        if fmt == "csv":
+            (out / "coverage.json").write_text(record + "\n", encoding="utf-8")
+            files.append(str(out / "coverage.json"))
+    if btc:
+        written, transfers, blocks = export_bitcoin(con, out, btc)
+        files.extend(written)
+        counts["transfers"] += transfers
+        counts["blocks"] += blocks
+    chains = chains + btc
     return ExportResult(
         str(out), tuple(files), tuple(chains), counts["transfers"], counts["blocks"],
         time.monotonic() - started,
