@@ -41,6 +41,11 @@ class BookRow:
 
 
 def _decode(raw: bytes, path: Path) -> str:
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode Text": UTF-16 with a BOM
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: starts as UTF-16 but is not UTF-16 text") from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return raw.decode(encoding)
@@ -69,7 +74,11 @@ def read_book(path: Path, address_column: str | None = None) -> list[BookRow]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a field beyond csv's size limit (an unclosed quote)
+        raise InputError(f"{path}:{reader.line_num}: unreadable CSV: {exc}") from None
     header = [h.strip() for h in rows[0]]
     first = header[0] if header else ""
     headerless = address_column is None and (

@@ -27,8 +27,9 @@ def redact_url(url: str) -> str:
     """Return ``url`` with every credential hidden, safe for logs, errors and the database.
 
     Userinfo (``user:pass@``) is dropped, query values are replaced by ``***``, and any path
-    segment that looks like an API key (16+ characters of letters, digits, ``-`` or ``_``, as
-    Infura, Alchemy and QuickNode put them) becomes ``***``.
+    segment that holds something like an API key (16+ characters of letters, digits, ``-`` or
+    ``_``, as Infura, Alchemy and QuickNode put them; also inside a malformed URL's path, e.g.
+    ``htp:/user:KEY@host``) becomes ``***``.
 
     >>> redact_url("https://user:pw@mainnet.infura.io/v3/0123456789abcdef0123?key=s3cret")
     'https://mainnet.infura.io/v3/***?key=***'
@@ -40,7 +41,7 @@ def redact_url(url: str) -> str:
     host = parts.hostname or ""
     if parts.port is not None:
         host = f"{host}:{parts.port}"
-    path = "/".join("***" if _SECRETISH.fullmatch(seg) else seg for seg in parts.path.split("/"))
+    path = "/".join("***" if _SECRETISH.search(seg) else seg for seg in parts.path.split("/"))
     query = "&".join(
         f"{kv.split('=', 1)[0]}=***" if "=" in kv else "***" for kv in parts.query.split("&") if kv
     )

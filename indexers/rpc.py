@@ -7,7 +7,9 @@ Three kinds of failure, told apart by what happened, never by message text:
   exponential backoff (honouring ``Retry-After``), then raise :class:`RpcError`;
 - HTTP 4xx other than 429 (bad credentials, forbidden) raise at once;
 - a well-formed JSON-RPC error object is *returned* to the caller as :class:`CallError`, which
-  decides by its ``code`` (e.g. eth_getLogs splits its block range on any server-side error).
+  decides by its ``code`` (e.g. eth_getLogs splits its block range on any server-side error);
+  calls answered with a transient code (internal error, "header not found", limit exceeded,
+  warming up) are asked again with the same backoff first, unless the caller opts out.
 
 The URL in every message is redacted (credentials in userinfo, path or query never appear).
 """
@@ -19,18 +21,25 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import requests
 
 from exposure.config import redact_url
-from exposure.errors import RpcError
+from exposure.errors import InputError, RpcError
 
 #: JSON-RPC codes that mean the method does not exist on this node.
 METHOD_NOT_FOUND = -32601
 #: Codes with which nodes reject a method they do not offer (Erigon/Nethermind/Hardhat say -32601,
 #: some providers -32004 "method not supported" or -32600 for disabled namespaces).
 UNSUPPORTED_CODES = frozenset({-32601, -32004, -32600})
+
+#: JSON-RPC codes of a failure on the node's side that may pass: internal error (-32603), geth's
+#: generic server error (-32000, e.g. "header not found" behind a load balancer), resource not
+#: found/unavailable (-32001/-32002), limit exceeded (-32005, also rate limits), Bitcoin Core's
+#: "in warm-up" (-28).
+TRANSIENT_CODES = frozenset({-32603, -32000, -32001, -32002, -32005, -28})
 
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 522, 524})
 
@@ -47,6 +56,11 @@ class CallError:
     def unsupported(self) -> bool:
         """The node does not offer this method (or namespace)."""
         return self.code in UNSUPPORTED_CODES
+
+    @property
+    def transient(self) -> bool:
+        """A failure on the node's side that asking again may cure."""
+        return self.code in TRANSIENT_CODES
 
 
 class _Transient(Exception):
@@ -87,6 +101,10 @@ class RpcClient:
     ) -> None:
         self.url = url
         self.safe_url = redact_url(url)
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise InputError(
+                f"the RPC URL must start with http:// or https://, got {self.safe_url}"
+            )
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -119,16 +137,46 @@ class RpcClient:
         return result
 
     def try_call(
-        self, method: str, params: Sequence[Any] = (), *, context: str = ""
+        self,
+        method: str,
+        params: Sequence[Any] = (),
+        *,
+        context: str = "",
+        retry_errors: bool = True,
     ) -> Any | CallError:
         """Call ``method``; a JSON-RPC error object is returned as :class:`CallError`."""
-        return self.batch([(method, params)], context=context)[0]
+        return self.batch([(method, params)], context=context, retry_errors=retry_errors)[0]
 
     # -- batches ----------------------------------------------------------------------------
     def batch(
-        self, calls: Sequence[tuple[str, Sequence[Any]]], *, context: str = ""
+        self,
+        calls: Sequence[tuple[str, Sequence[Any]]],
+        *,
+        context: str = "",
+        retry_errors: bool = True,
     ) -> list[Any | CallError]:
-        """Send ``calls`` in as few HTTP requests as allowed; results in the calls' order."""
+        """Send ``calls`` in as few HTTP requests as allowed; results in the calls' order.
+
+        With ``retry_errors``, calls answered with a :attr:`CallError.transient` error are asked
+        again (with backoff, up to ``retries`` times) before their error is returned.
+        """
+        out = self._batch(calls, context)
+        delay = self.backoff
+        for _ in range(self.retries if retry_errors else 0):
+            again = [i for i, r in enumerate(out) if isinstance(r, CallError) and r.transient]
+            if not again:
+                break
+            self.retries_done += 1
+            time.sleep(delay * (0.75 + random.random() / 2))
+            delay = min(self.max_backoff, delay * 2)
+            answers = self._batch([calls[i] for i in again], context)
+            for i, result in zip(again, answers, strict=True):
+                out[i] = result
+        return out
+
+    def _batch(
+        self, calls: Sequence[tuple[str, Sequence[Any]]], context: str
+    ) -> list[Any | CallError]:
         out: list[Any | CallError] = []
         start = 0
         while start < len(calls):

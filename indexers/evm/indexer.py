@@ -70,7 +70,9 @@ class _Reorg(Exception):
 
 def resolve_token_decimals(client: RpcClient, chain: str, symbol: str, address: str) -> Token:
     """A token whose decimals are read from the contract's ``decimals()``."""
-    result = client.try_call("eth_call", [{"to": address, "data": _DECIMALS_SELECTOR}, "latest"])
+    result = client.try_call(
+        "eth_call", [{"to": address, "data": _DECIMALS_SELECTOR}, "latest"], retry_errors=False
+    )
     if isinstance(result, CallError) or not isinstance(result, str) or len(result) < 3:
         raise InputError(
             f"cannot read decimals() of token {symbol} at {address} on {chain}: give them "

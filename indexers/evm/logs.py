@@ -193,7 +193,11 @@ def fetch_transfer_logs(
                 "topics": [TRANSFER_TOPIC],
             }
         ]
-        result = client.try_call("eth_getLogs", params, context=f"blocks {first}-{end}")
+        # Any error halves a range (which also cures "too many results"); a single block whose
+        # answer is a transient error is asked again.
+        result = client.try_call(
+            "eth_getLogs", params, context=f"blocks {first}-{end}", retry_errors=end == first
+        )
         if not isinstance(result, CallError):
             if not isinstance(result, list):
                 raise RpcError(
