@@ -7,6 +7,7 @@ identical row for row. ``python bench/reliability.py`` runs the same scenarios a
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -180,4 +181,26 @@ def test_an_indexer_started_while_a_notebook_reads_fails_at_once_and_the_reader_
     assert done.returncode == 4 and "Traceback" not in done.stderr
     assert "retry" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert seconds < 15
+    assert diff_rows(table_rows(db, EVM_TABLES), reference).identical
+
+
+def test_a_transient_error_on_the_tracing_probe_does_not_drop_internal_transfers(
+    long_chain, tmp_path
+):
+    node, soak, reference = long_chain
+    failed = []
+
+    def first_trace_fails(request):
+        items = request if isinstance(request, list) else [request]
+        if items[0].get("method") == "trace_block" and not failed:
+            failed.append(items[0])
+            body = [{"jsonrpc": "2.0", "id": i.get("id"),
+                     "error": {"code": -32603, "message": "internal error"}} for i in items]
+            return 200, json.dumps(body if isinstance(request, list) else body[0]).encode()
+        return None
+
+    db = tmp_path / "x.duckdb"
+    with RpcProxy(node.url, ProxyRules(intercept=first_trace_fails)) as proxy:
+        result = index_evm_store(proxy.url, db, soak, max_native_blocks=100)
+    assert failed and result.tracing == "trace_block"
     assert diff_rows(table_rows(db, EVM_TABLES), reference).identical
