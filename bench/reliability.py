@@ -124,8 +124,8 @@ def bad_inputs(folder: Path, n_random: int, seed: int) -> dict:
         "quote.csv": b'address\n"' + b"x" * 200_000 + b"\n",
         "nul.csv": b"address\n0x\x00\n",
         "binary.csv": os.urandom(2048),
-        "hostile.csv": "address\n" + "\n".join(
-            f'"{a}"' for a in BAD_ADDRESSES if a.strip() and len(a) < 1000).encode(),
+        "hostile.csv": ("address\n" + "\n".join(
+            f'"{a}"' for a in BAD_ADDRESSES if a.strip() and len(a) < 1000)).encode(),
     }
     for name, raw in books.items():
         (folder / name).write_bytes(raw)
