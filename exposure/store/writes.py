@@ -285,6 +285,7 @@ SELECT $chain, ins.block_number, ins.txid, ins.vin, o.vout, ins.address, o.addre
 FROM ins
 JOIN totals t ON t.txid = ins.txid
 JOIN btc_outputs o ON o.chain = $chain AND o.txid = ins.txid
+                   AND o.block_number BETWEEN $lo AND $hi  -- a tx's outputs are in its block
 WHERE ins.address IS NOT NULL AND o.address IS NOT NULL AND t.total > 0
 """
 
