@@ -496,6 +496,81 @@ def part_batch(graph: Graph, size: str, seed: int, args: argparse.Namespace) -> 
     return out
 
 
+def part_via_import(size: str, seed: int, args: argparse.Namespace) -> tuple[Graph, dict]:
+    """The graph as the product builds it from files: ``exposure import transfers`` of the
+    synthetic graph's dump (``bench/import.py``), labels, then ``build_graph`` from the store.
+
+    The dump has one USDT transfer per edge, addresses whose first 4 bytes are the node id (so
+    the store's address order is the node order). Labels are not part of a transfer dump: the
+    graph's labelled nodes are written to ``address_categories`` directly (one row per node and
+    category, tag id 0). The dust filter is off and the degree cap is the synthetic graph's, so
+    the built graph has the synthetic graph's edges, labels and stop nodes, less the nodes
+    without any edge.
+    """
+    import importlib
+
+    import pyarrow as pa
+
+    from exposure.graph.build import build_graph
+    from exposure.graph.settings import GraphSettings
+    from exposure.store import connect, transaction
+
+    bench_import = importlib.import_module("import")
+    rows = graphgen.SIZES[size].n_edges
+    info: dict[str, Any] = {"rows": rows, "load1": load1()}
+    folder, facts = bench_import.generate_dump(rows, seed, args.per_block)
+    info["dump"] = facts
+    db = graphgen.CACHE / f"store-{size}-s{seed}.duckdb"
+    if args.reimport or not db.exists():
+        for p in (db, db.with_name(db.name + ".wal")):
+            p.unlink(missing_ok=True)
+        res = bench_import.run_exposure(folder, db)
+        info["import"] = {k: res[k] for k in ("seconds", "peak_rss_gb", "rows", "command")}
+        row("import transfers (CLI, files -> store)", f"{res['seconds']:.1f} s",
+            f"{rows / res['seconds']:,.0f} rows/s, peak {res['peak_rss_gb']:.2f} GB")
+    else:
+        info["import"] = "reused"
+        row("import transfers (CLI, files -> store)", "reused", str(db.relative_to(REPO)))
+    cached, _ = graphgen.cached(size, seed, mmap=True)
+    words = bench_import.address_words(cached.n_nodes, seed)
+    cats = np.asarray(cached.node_cats)
+    con = connect(db)
+    try:
+        labelled = np.flatnonzero(cats)
+        nodes, names = [], []
+        for i, category in enumerate(graphgen.CATEGORIES):
+            has = labelled[(cats[labelled] >> np.uint64(i)) & np.uint64(1) == 1]
+            nodes.append(has)
+            names.extend([category] * has.shape[0])
+        nodes_all = np.concatenate(nodes)
+        table = pa.table({"address": bench_import.addresses(words, nodes_all).cast(pa.string()),
+                          "category": pa.array(names, pa.string())})
+        with transaction(con):
+            con.execute("DELETE FROM address_categories WHERE chain = 'ethereum'")
+            con.register("_labels", table)
+            con.execute("INSERT INTO address_categories SELECT 'ethereum', address, category, 0 "
+                        "FROM _labels")
+            con.unregister("_labels")
+        settings = GraphSettings(dust_usd=0.0, degree_cap=int(cached.meta["stop_degree_cap"]))
+        t = time.perf_counter()
+        parts = build_graph(con, "ethereum", settings, graphgen.CATEGORIES, key=f"import-{size}")
+        info["build_graph_seconds"] = round(time.perf_counter() - t, 2)
+    finally:
+        con.close()
+    graph = parts.graph
+    info["build_graph_peak_rss_gb"] = round(peak_rss_gb(), 3)
+    info["graph"] = {"n_nodes": graph.n_nodes, "n_edges": graph.n_edges,
+                     "n_labelled": int((np.asarray(graph.node_cats) != 0).sum()),
+                     "n_stop": int(np.asarray(graph.node_stop).sum()),
+                     "synthetic_n_nodes": cached.n_nodes, "synthetic_n_edges": cached.n_edges}
+    row("build_graph (store -> CSR, product path)", f"{info['build_graph_seconds']:.1f} s",
+        f"peak RSS {info['build_graph_peak_rss_gb']:.2f} GB")
+    print(f"graph from the store: {graph.n_nodes:,} nodes, {graph.n_edges:,} edges, "
+          f"{info['graph']['n_labelled']:,} labelled, {info['graph']['n_stop']:,} stop nodes")
+    del parts
+    return graph, info
+
+
 def write_results(size: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "walk.json"
@@ -520,6 +595,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-igraph", action="store_true")
     parser.add_argument("--igraph-large", action="store_true",
                         help="also build python-igraph on the large graph (about 20 GB, minutes)")
+    parser.add_argument("--via-import", action="store_true",
+                        help="build the graph the product's way: import the synthetic graph's "
+                        "dump with `exposure import transfers`, then build_graph from the store; "
+                        "screens and batch hops run on that graph (scipy peers only)")
+    parser.add_argument("--reimport", action="store_true",
+                        help="with --via-import: import again even if the store is cached")
+    parser.add_argument("--per-block", type=int, default=100,
+                        help="with --via-import: transfers per block in the dump")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -546,17 +629,23 @@ def main(argv: list[str] | None = None) -> int:
         "max_hops": MAX_HOPS,
     }
     print(f"{'':<46} {'exposure':>16} {'peer':>26} {'ratio':>8}")
-    graph, result["cache"] = part_cache(args.size, args.seed)
-    result["csr_build"] = part_csr(args.size, args.seed, graph, args.skip_csr_peers)
-    t = time.perf_counter()
-    warm(graph)
-    result["cache"]["touch_all_pages_seconds"] = round(time.perf_counter() - t, 3)
-    row("cache: touch every mapped page (warm-up)", f"{time.perf_counter() - t:.2f} s")
+    if args.via_import:
+        # the DuckDB and igraph peers read graphgen's own files (node ids of the synthetic
+        # graph); the store's graph leaves out nodes without edges, so only scipy runs here
+        args.skip_duckdb = args.skip_igraph = True
+        graph, result["via_import"] = part_via_import(args.size, args.seed, args)
+    else:
+        graph, result["cache"] = part_cache(args.size, args.seed)
+        result["csr_build"] = part_csr(args.size, args.seed, graph, args.skip_csr_peers)
+        t = time.perf_counter()
+        warm(graph)
+        result["cache"]["touch_all_pages_seconds"] = round(time.perf_counter() - t, 3)
+        row("cache: touch every mapped page (warm-up)", f"{time.perf_counter() - t:.2f} s")
     starts = random_starts(graph, args.starts, args.seed)
     result["walks"] = part_screens(graph, starts, args.peer_starts)
     result["batch"] = part_batch(graph, args.size, args.seed, args)
     result["total_seconds"] = round(time.perf_counter() - started, 1)
-    path = write_results(args.size, result)
+    path = write_results(args.size + ("-via-import" if args.via_import else ""), result)
     print(f"results: {path.relative_to(REPO)} ({result['total_seconds']:.0f} s)")
     return 0
 
