@@ -918,6 +918,22 @@ def db_migrate(db: DbOption = None) -> None:
     out.print(f"{db_path(db)}: schema version {SCHEMA_VERSION}")
 
 
+def _usage_line(exc: typer.TyperException, argv: list[str] | None) -> str:
+    """typer's usage error as one line, naming the command's --help (and ``--`` for a value
+    that starts with a dash, such as a mistyped address)."""
+    message = " ".join(str(exc.format_message()).split())
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "exposure"
+    args = sys.argv[1:] if argv is None else argv
+    dashed = [a for a in args if a.startswith("-") and len(a) > 2 and a[1] != "-"
+              and not a[1:].isalpha()]
+    hint = (
+        f"; a value that starts with '-' ({dashed[0]!r}) goes after `--`, options before it"
+        if dashed else ""
+    )
+    return f"{message} (see `{command} --help`){hint}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the CLI, map errors to exit codes, never show a traceback."""
     try:
@@ -928,12 +944,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err.print("aborted")
         return 130
-    except typer.TyperException as exc:  # usage errors: typer's own message and code 2
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show(file=sys.stderr)
-        else:
-            err.print(f"error: {exc.message}", markup=False)
+    except typer.TyperException as exc:  # usage errors: one line, code 2
+        err.print(f"error: {_usage_line(exc, argv)}", markup=False)
         return exc.exit_code
     except ExposureError as exc:
         if _state["debug"]:

@@ -195,3 +195,16 @@ def test_sigkill_at_random_moments_then_rerun_loses_and_duplicates_nothing(anvil
     assert done.returncode == 0, done.stderr
     assert kills >= 1
     assert _dump(db) == _dump(reference)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["screen", "-0x12ab"], ["screen"], ["screen", "0x12", "--bogus"], ["nosuch"],
+     ["index", "evm", "--from-block", "abc"]],
+)
+def test_usage_errors_are_one_line_with_exit_code_2(args):
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("error: ") and "--help" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -40,9 +40,13 @@ def connect(
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
-            raise StoreError(
-                f"database {target} is being written by another process, retry when it finishes"
-            ) from exc
+            # DuckDB lets one process write, or several read: say which one we ran into.
+            held = (
+                "is being written by another process"
+                if read_only
+                else "is in use by another process (an indexer, a screen or a notebook)"
+            )
+            raise StoreError(f"database {target} {held}, retry when it finishes") from exc
         raise StoreError(f"cannot open database {target}: {text.splitlines()[0]}") from exc
     except duckdb.Error as exc:
         raise StoreError(f"cannot open database {target}: {str(exc).splitlines()[0]}") from exc
