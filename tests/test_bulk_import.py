@@ -344,3 +344,34 @@ def test_an_export_moves_a_store_rows_and_coverage_intact(world, tmp_path):
             export_transfers(con, tmp_path / "empty")
     finally:
         con.close()
+
+
+def test_an_import_killed_at_random_moments_then_rerun_loses_and_duplicates_nothing(
+    world, tmp_path
+):
+    import os
+    import random
+    import signal
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    db = tmp_path / "killed.duckdb"
+    args = [sys.executable, "-m", "exposure", "import", "transfers", str(world["cryo"]),
+            "--format", "cryo", "--chain", "devchain", *token_flags(world["s"]), "--db", str(db)]
+    rng = random.Random(7)
+    for _ in range(5):
+        proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env={**os.environ, "CI": "true"})
+        time.sleep(rng.uniform(0.2, 2.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if db.exists():  # whatever was committed is whole: blocks and checkpoints agree
+            covered = rows(db, COVERAGE)
+            stored = rows(db, "SELECT count(*) FROM blocks")[0][0]
+            assert all(last - first + 1 == stored for _, _, first, last in covered)
+    done = run_cli(*args[3:])
+    assert done.returncode == 0, done.stderr
+    assert rows(db, TRANSFERS) == rows(world["reference"], TRANSFERS)
+    assert rows(db, COVERAGE) == rows(world["reference"], COVERAGE)
