@@ -358,12 +358,14 @@ def check_format(work: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def child_ctas(folder: Path, db: Path) -> dict[str, Any]:
+def child_ctas(folder: Path, db: Path, limit: str) -> dict[str, Any]:
     import duckdb
 
     con = duckdb.connect(str(db), config={"threads": 2})
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    if limit != "default":
+        con.execute("SET memory_limit = ?", [limit])
     t = time.perf_counter()
     con.execute("CREATE TABLE transfers AS SELECT * FROM read_parquet(?)",
                 [str(folder / "transfers.parquet")])
@@ -376,13 +378,15 @@ def child_ctas(folder: Path, db: Path) -> dict[str, Any]:
     return {"seconds": seconds, "rows": rows}
 
 
-def child_arrow(folder: Path, db: Path, whole_max: int, batch: int) -> dict[str, Any]:
+def child_arrow(folder: Path, db: Path, whole_max: int, batch: int, limit: str) -> dict[str, Any]:
     import duckdb
     import pyarrow.parquet as pq
 
     con = duckdb.connect(str(db), config={"threads": 2})
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    if limit != "default":
+        con.execute("SET memory_limit = ?", [limit])
     t = time.perf_counter()
     modes = {}
     for name in ("transfers", "blocks"):
@@ -443,7 +447,7 @@ def run_exposure(folder: Path, db: Path) -> dict[str, Any]:
 
 def run_child(kind: str, folder: Path, db: Path, args: argparse.Namespace) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, str(folder), str(db),
-           str(args.arrow_whole_max), str(args.arrow_batch)]
+           str(args.arrow_whole_max), str(args.arrow_batch), args.peer_memory_limit]
     wall, peak, out = timed(cmd)
     res = json.loads(out.strip().splitlines()[-1])
     # the process's wall time, as for exposure's CLI (interpreter start and imports included)
@@ -465,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arrow-whole-max", type=parse_rows, default=10_000_000,
                         help="read_table the whole file up to this many rows, else batches")
     parser.add_argument("--arrow-batch", type=parse_rows, default=2_000_000)
+    parser.add_argument("--peer-memory-limit", default="default",
+                        help="DuckDB memory_limit of the peers (default: DuckDB's, 80%% of RAM; "
+                        "the Arrow peer was OOM-killed at 100M rows with it)")
     parser.add_argument("--generate-only", action="store_true")
     parser.add_argument("--check-format", action="store_true",
                         help="check the dump's schema against `exposure export transfers`")
@@ -472,11 +479,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.child:
-        kind, folder, db, whole_max, batch = args.child
+        kind, folder, db, whole_max, batch, limit = args.child
         if kind == "duckdb":
-            res = child_ctas(Path(folder), Path(db))
+            res = child_ctas(Path(folder), Path(db), limit)
         else:
-            res = child_arrow(Path(folder), Path(db), int(whole_max), int(batch))
+            res = child_arrow(Path(folder), Path(db), int(whole_max), int(batch), limit)
         print(json.dumps(res))
         return 0
     if args.check_format:
