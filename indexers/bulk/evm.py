@@ -342,9 +342,11 @@ def import_evm(
             f"no tokens are tracked on {chain}: pass --token SYMBOL=0xADDRESS[:DECIMALS] or "
             "--all-tokens"
         )
-    rejects: list[Reject] = []
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _import_rejects (file VARCHAR, row BIGINT, problem VARCHAR)"
+    )
     bchk = _blocks_checked(brel)
-    _collect_rejects(con, bchk, options, rejects)
+    rejected = _collect_rejects(con, bchk, options)
     lo, hi = _block_range(con, bchk, chain, record)
     bounds = {"lo": lo, "hi": hi}
     keep_tokens = None if options.all_tokens else tracked
@@ -358,18 +360,17 @@ def import_evm(
     )
     for rel in (tchk, nchk):
         if rel is not None:
-            before = len(rejects)
-            _collect_rejects(con, rel, options, rejects)
-            if len(rejects) == before:
+            found = _collect_rejects(con, rel, options)
+            rejected += found
+            if not found:
                 # Every row passed: the writes read the same rows without evaluating the checks
                 # a second time (their `_problem IS NULL` filter holds for each row).
                 if rel is tchk and trel is not None:
                     tchk = _passed(_tokens_checked(trel, keep_tokens, checks=False))
                 elif rel is nchk and nrel is not None:
                     nchk = _passed(_native_checked(nrel, checks=False))
-    rejected = len(rejects)
-    if rejected and options.rejects_path is not None:
-        _write_rejects(options, rejects)
+    rejects = _first_rejects(con, options) if rejected else []
+    con.execute("DROP TABLE _import_rejects")
 
     streams = _streams(spec, record, lo, hi, has_tokens, has_native, options.all_tokens)
     _check_gaps(con, chain, streams)
@@ -488,31 +489,33 @@ def _check_chain_id(con: duckdb.DuckDBPyConnection, parts: list[Part], spec: Cha
 
 
 def _collect_rejects(
-    con: duckdb.DuckDBPyConnection, rel: _Relation, options: ImportOptions, out: list[Reject]
-) -> None:
-    sql = (
-        f"SELECT _file, _row, _problem FROM ({rel.sql}) WHERE _problem IS NOT NULL "
-        "ORDER BY _file, _row"
-    )
+    con: duckdb.DuckDBPyConnection, rel: _Relation, options: ImportOptions
+) -> int:
+    """Bad rows of ``rel`` into the session's ``_import_rejects`` (DuckDB spills it to disk if
+    it grows); with ``strict`` the first bad row raises instead. Returns how many."""
+    bad = f"SELECT _file, _row, _problem FROM ({rel.sql}) WHERE _problem IS NOT NULL"
     if options.strict:
-        rows = con.execute(sql + " LIMIT 1", rel.params).fetchall()
+        rows = con.execute(bad + " ORDER BY _file, _row LIMIT 1", rel.params).fetchall()
         if rows:
             f, row, problem = rows[0]
             raise DataError(f"{f}:{row}: {problem} (--strict stops at the first bad row)")
-        return
-    out.extend(Reject(f, int(r), p) for f, r, p in con.execute(sql, rel.params).fetchall())
+        return 0
+    got = con.execute(f"INSERT INTO _import_rejects {bad}", rel.params).fetchall()
+    return int(got[0][0]) if got else 0
 
 
-def _write_rejects(options: ImportOptions, rejects: list[Reject]) -> None:
-    import csv
-
-    path = options.rejects_path
-    assert path is not None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["file", "row", "problem"])
-        w.writerows([(r.file, r.row, r.problem) for r in rejects])
+def _first_rejects(con: duckdb.DuckDBPyConnection, options: ImportOptions) -> list[Reject]:
+    """Write every reject to ``options.rejects_path`` (CSV file,row,problem) and return the
+    first 20 for the summary."""
+    ordered = "SELECT file, row, problem FROM _import_rejects ORDER BY file, row"
+    if options.rejects_path is not None:
+        options.rejects_path.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY ({ordered}) TO $path (FORMAT csv, HEADER true)",
+            {"path": str(options.rejects_path)},
+        )
+    first = con.execute(ordered + " LIMIT 20").fetchall()
+    return [Reject(f, int(r), p) for f, r, p in first]
 
 
 def _block_range(
