@@ -196,13 +196,13 @@ def test_a_range_that_would_leave_a_gap_is_refused(world, tmp_path):
         cryo.freeze(dataset, blocks=["20:30"], rpc=world["anvil"].url, output_dir=str(late), no_verbose=True,
                     **extra)
     before = rows(db, TRANSFERS)
-    with pytest.raises(InputError, match=r"leaving blocks 6-19 uncovered"):
+    with pytest.raises(InputError, match=r"leaving blocks 6-19 missing"):
         do_import(db, [late], "cryo", world["s"])
     assert rows(db, TRANSFERS) == before
     done = run_cli("import", "transfers", str(late), "--format", "cryo", "--chain", "devchain",
                    *token_flags(world["s"]), "--db", str(db))
     assert done.returncode == 2
-    assert "6-19 uncovered" in done.stderr
+    assert "leaving blocks 6-19 missing" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 

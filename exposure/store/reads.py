@@ -15,6 +15,15 @@ class Checkpoint:
     first: int
     last: int
 
+    def gap(self, first: int, last: int) -> tuple[int, int] | None:
+        """The blocks that adding ``first..last`` would leave uncovered next to this range
+        (None when the two touch or overlap)."""
+        if first > self.last + 1:
+            return self.last + 1, first - 1
+        if last < self.first - 1:
+            return last + 1, self.first - 1
+        return None
+
 
 def checkpoints(con: duckdb.DuckDBPyConnection, chain: str) -> dict[str, Checkpoint]:
     """Every stream's checkpoint on ``chain``."""

@@ -57,7 +57,7 @@ from ..bitcoin.indexer import (
 )
 from ..bitcoin.parse import COINBASE_VOUT, MAX_MONEY
 from ..bitcoin.scripts import classify_scripts
-from .model import Coverage, ImportOptions, ImportProgress, ImportResult, Reject
+from .model import Coverage, ImportOptions, ImportProgress, ImportResult, Reject, refuse_gap
 
 FORMAT = "bitcoin-etl"
 #: Transactions per committed chunk (whole blocks; a bigger block is a chunk of its own).
@@ -465,17 +465,7 @@ def _check_blocks(
             f"the blocks dump is not contiguous: blocks {lo}-{hi} lack {_ranges(missing)} "
             f"({len(missing)} block(s)); export them too"
         )
-    cp = reads.checkpoints(con, chain).get(STREAM)
-    if cp is not None and lo > cp.last + 1:
-        raise InputError(
-            f"{chain} holds blocks {cp.first}-{cp.last}; the dump starts at {lo}, which would "
-            f"leave blocks {cp.last + 1}-{lo - 1} missing: export or index them first"
-        )
-    if cp is not None and hi < cp.first - 1:
-        raise InputError(
-            f"{chain} holds blocks {cp.first}-{cp.last}; the dump ends at {hi}, which would "
-            f"leave blocks {hi + 1}-{cp.first - 1} missing: export them too"
-        )
+    refuse_gap(chain, reads.checkpoints(con, chain).get(STREAM), lo, hi, "the dump")
     if lo == 0 and rows[0][1] != GENESIS[network]:
         raise DataError(
             f"the dump's block 0 is {rows[0][1]}, not {network}'s genesis: give the right "

@@ -21,7 +21,7 @@ from exposure.store import reads, writes
 from exposure.store.connect import transaction
 
 from .files import InputFile
-from .model import Coverage, ImportResult
+from .model import Coverage, ImportResult, refuse_gap
 
 BTC_FORMAT = "exposure.bitcoin/1"
 #: Tables in write order (blocks first); btc_prevouts is keyed by (txid, vout), not by block.
@@ -101,13 +101,7 @@ def import_bitcoin_export(
     rows = con.execute("SELECT native_symbol FROM chains WHERE chain = ?", [chain]).fetchall()
     if rows and rows[0][0] != "BTC":
         raise InputError(f"chain {chain!r} in the store is an EVM chain: import with --chain NAME")
-    cp = reads.checkpoints(con, chain).get("blocks")
-    if cp is not None and (first > cp.last + 1 or last < cp.first - 1):
-        lo, hi = (cp.last + 1, first - 1) if first > cp.last + 1 else (last + 1, cp.first - 1)
-        raise InputError(
-            f"{chain} holds blocks {cp.first}-{cp.last}; the export covers {first}-{last}, "
-            f"leaving blocks {lo}-{hi} uncovered: import or index them first"
-        )
+    refuse_gap(chain, reads.checkpoints(con, chain).get("blocks"), first, last, "the export")
     clash = con.execute(
         "SELECT e.number, s.hash, e.hash FROM read_parquet($f) e JOIN blocks s "
         "ON s.chain = e.chain AND s.number = e.number WHERE e.chain = $chain AND s.hash <> e.hash "

@@ -28,7 +28,7 @@ from exposure.store import reads, writes
 from ..evm.indexer import token_stream
 from .datasets import FILE, Part, recognise
 from .files import InputFile
-from .model import Coverage, ImportOptions, ImportProgress, ImportResult, Reject
+from .model import Coverage, ImportOptions, ImportProgress, ImportResult, Reject, refuse_gap
 
 #: Streams of token rows imported with ``--all-tokens`` (every contract, tracked or not).
 ALL_TOKENS = "erc20:*"
@@ -619,21 +619,7 @@ def _check_gaps(
 ) -> None:
     cps = reads.checkpoints(con, chain)
     for s in streams:
-        cp = cps.get(s.stream)
-        if cp is None:
-            continue
-        if s.first > cp.last + 1:
-            raise InputError(
-                f"{s.stream} on {chain} holds blocks {cp.first}-{cp.last}; these files cover "
-                f"{s.first}-{s.last}, leaving blocks {cp.last + 1}-{s.first - 1} uncovered: "
-                f"import or index them first (exposure index evm --from-block {cp.last + 1})"
-            )
-        if s.last < cp.first - 1:
-            raise InputError(
-                f"{s.stream} on {chain} holds blocks {cp.first}-{cp.last}; these files cover "
-                f"{s.first}-{s.last}, leaving blocks {s.last + 1}-{cp.first - 1} uncovered: "
-                "import them too"
-            )
+        refuse_gap(chain, cps.get(s.stream), s.first, s.last, "these files")
 
 
 def _file_spans(
