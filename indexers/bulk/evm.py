@@ -659,11 +659,15 @@ def _chunks(
     n = max(1, math.ceil(rows / CHUNK_ROWS))
     if n == 1:
         return [(lo, hi)]
-    qs = [k / n for k in range(1, n)]
-    (cuts,), = con.execute(
-        f"SELECT quantile_disc(CAST(block_number AS UBIGINT), $qs) FROM ({tchk.sql})",
-        {**tchk.params, "qs": qs},
-    ).fetchall()
+    # Cut where the running row count crosses each multiple of rows/n: counting rows per block
+    # needs one small hash table (a quantile over every row held them all in memory).
+    per = math.ceil(rows / n)
+    cuts = [c for (c,) in con.execute(
+        f"WITH c AS (SELECT CAST(block_number AS UBIGINT) AS b, count(*) AS k FROM ({tchk.sql}) "
+        "GROUP BY 1), s AS (SELECT b, sum(k) OVER (ORDER BY b) AS cum FROM c) "
+        "SELECT max(b) FROM s GROUP BY (cum - 1) // $per ORDER BY 1",
+        {**tchk.params, "per": per},
+    ).fetchall()]
     edges = sorted({int(c) for c in cuts if lo <= int(c) < hi})
     out, start = [], lo
     for c in edges:
