@@ -61,23 +61,15 @@ QUICK = {"evm_blocks": 2_000, "evm_transfers": 300, "btc_blocks": 160, "btc_paym
 
 def exposure_world(folder: Path) -> tuple[Path, object]:
     """The exposure scenario indexed with its labels (as tests/conftest.py's exposure_world)."""
-    from exposure.devchain.exposure_scenario import scenario_tagpack, seed_exposure_scenario
-    from exposure.domain import ChainSpec, Token
-    from exposure.indexers.evm import IndexSettings, index_evm
-    from exposure.labels.catalog import ensure_shipped, import_labels
+    from exposure.demo import load_scenario
+    from exposure.devchain.exposure_scenario import seed_exposure_scenario
     from exposure.store import connect
 
     db = folder / "world.duckdb"
     with Anvil() as node, node.chain() as chain:
         s = seed_exposure_scenario(chain)
         con = connect(db)
-        spec = ChainSpec(
-            "devchain", None, "ETH", 18, (Token("USDT", s.usdt, 6), Token("USDC", s.usdc, 6))
-        )
-        index_evm(con, node.url, chain=spec, settings=IndexSettings(confirmations=0))
-        ensure_shipped(con)
-        (folder / "demo.yaml").write_text(scenario_tagpack(s))
-        import_labels(con, [folder / "demo.yaml"])
+        load_scenario(con, node.url, s, folder / "demo.yaml")
         con.close()
     return db, s
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .domain import ChainSpec, Token
 from .errors import ExposureError
@@ -125,6 +126,24 @@ def _bitcoin_part(con, out_dir: Path, lang: str, step: Callable[[str], None]) ->
     )
 
 
+def load_scenario(con, node_url: str, scenario, pack: Path) -> tuple[Any, Any]:
+    """Index the exposure scenario's chain from ``node_url`` and load the shipped label packs
+    plus the scenario's demo pack (written to ``pack``): the store the demo, the tests and the
+    benchmarks screen. Returns the index result and the labels import report."""
+    from .devchain.exposure_scenario import scenario_tagpack
+    from .indexers.evm import IndexSettings, index_evm
+    from .labels.catalog import ensure_shipped, import_labels
+
+    spec = ChainSpec(
+        "devchain", None, "ETH", 18,
+        (Token("USDT", scenario.usdt, 6), Token("USDC", scenario.usdc, 6)),
+    )
+    result = index_evm(con, node_url, chain=spec, settings=IndexSettings(confirmations=0))
+    ensure_shipped(con)
+    pack.write_text(scenario_tagpack(scenario), encoding="utf-8")
+    return result, import_labels(con, [pack])
+
+
 def run_demo(
     db: Path,
     out_dir: Path,
@@ -134,9 +153,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo into a fresh database ``db`` and write HTML reports into ``out_dir``."""
     from .devchain import Anvil, DevChainError
-    from .devchain.exposure_scenario import addr, scenario_tagpack, seed_exposure_scenario
-    from .indexers.evm import IndexSettings, index_evm
-    from .labels.catalog import ensure_shipped, import_labels
+    from .devchain.exposure_scenario import addr, seed_exposure_scenario
     from .report.render import render
     from .screening import Screener, ScreenOptions
     from .store import connect
@@ -163,20 +180,11 @@ def run_demo(
         step(f"played the scenario: {len(scenario.txs)} transactions")
         con = connect(db)
         try:
-            spec = ChainSpec(
-                "devchain", None, "ETH", 18,
-                (Token("USDT", scenario.usdt, 6), Token("USDC", scenario.usdc, 6)),
-            )
-            result = index_evm(con, node.url, chain=spec,
-                               settings=IndexSettings(confirmations=0))
+            result, report = load_scenario(con, node.url, scenario, out_dir / "demo-labels.yaml")
             step(
                 f"indexed blocks {result.from_block}-{result.to_block}: "
                 f"{result.token_transfers} token and {result.native_transfers} ETH transfers"
             )
-            ensure_shipped(con)
-            pack = out_dir / "demo-labels.yaml"
-            pack.write_text(scenario_tagpack(scenario), encoding="utf-8")
-            report = import_labels(con, [pack])
             if report.failed_files:
                 raise DemoError(f"demo labels failed: {report.problems[0]}")
             step(f"loaded the shipped label packs and the demo pack ({report.tags} demo tags)")

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # bitcoinlib writes a data folder at import: keep it out of the home directory in tests.
@@ -19,13 +19,24 @@ from exposure.devchain import Anvil, DevChain, Scenario, find_anvil, seed_scenar
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _require_anvil() -> None:
+def _require(find: Callable[[], str], name: str) -> None:
     try:
-        find_anvil()
+        find()
     except FileNotFoundError as exc:
         if os.environ.get("CI"):
             raise  # CI installs it: a missing node there is a failure, not a skip
-        pytest.skip(f"anvil not installed: {exc}")
+        pytest.skip(f"{name} not installed: {exc}")
+
+
+def _require_anvil() -> None:
+    _require(find_anvil, "anvil")
+
+
+def require_bcoin() -> None:
+    """Skip the test where bcoin (npm) is not installed; in CI its absence is a failure."""
+    from exposure.devchain.bitcoin import find_bcoin
+
+    _require(find_bcoin, "bcoin")
 
 
 @pytest.fixture
@@ -78,10 +89,8 @@ def exposure_world(tmp_path_factory):
 
     Shared by the screening and batch tests; read-only use only.
     """
-    from exposure.devchain.exposure_scenario import scenario_tagpack, seed_exposure_scenario
-    from exposure.domain import ChainSpec, Token
-    from exposure.indexers.evm import IndexSettings, index_evm
-    from exposure.labels.catalog import ensure_shipped, import_labels
+    from exposure.demo import load_scenario
+    from exposure.devchain.exposure_scenario import seed_exposure_scenario
     from exposure.store import connect
 
     _require_anvil()
@@ -90,13 +99,7 @@ def exposure_world(tmp_path_factory):
     with Anvil() as node, node.chain() as chain:
         s = seed_exposure_scenario(chain)
         con = connect(db)
-        spec = ChainSpec(
-            "devchain", None, "ETH", 18, (Token("USDT", s.usdt, 6), Token("USDC", s.usdc, 6))
-        )
-        index_evm(con, node.url, chain=spec, settings=IndexSettings(confirmations=0))
-        ensure_shipped(con)
-        (folder / "demo.yaml").write_text(scenario_tagpack(s))
-        report = import_labels(con, [folder / "demo.yaml"])
+        _, report = load_scenario(con, node.url, s, folder / "demo.yaml")
         assert report.failed_files == (), report.problems
         con.close()
     return db, s

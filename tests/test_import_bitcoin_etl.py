@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,12 +28,13 @@ from typing import Any
 import pytest
 import requests
 
-from exposure.devchain.bitcoin import Bcoin, BtcDevChain, find_bcoin
+from exposure.devchain.bitcoin import Bcoin, BtcDevChain
 from exposure.errors import DataError, InputError
 from exposure.indexers.bitcoin.indexer import BtcIndexSettings, index_btc
 from exposure.indexers.bulk.bitcoin_etl import import_bitcoin_etl
 from exposure.indexers.bulk.model import ImportOptions, ImportProgress
 from exposure.store import connect
+from tests.conftest import require_bcoin
 from tests.etl_tools import tool_venv
 from tests.proxy import ProxyRules, RpcProxy
 from tests.test_index_btc import core_regtest_address
@@ -43,14 +43,6 @@ CHAIN = "bitcoin-regtest"
 BITCOIN_ETL = ["bitcoin-etl==1.5.2"]
 TABLES = ("blocks", "btc_txs", "btc_outputs", "btc_inputs", "btc_prevouts", "btc_transfers")
 
-
-def _require_bcoin() -> None:
-    try:
-        find_bcoin()
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"bcoin not installed: {exc}")
 
 
 def core_dialect(upstream: str) -> Any:
@@ -132,7 +124,7 @@ def play_history(btc: BtcDevChain) -> None:
 
 @pytest.fixture(scope="module")
 def dump(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dump]:
-    _require_bcoin()
+    require_bcoin()
     tool = tool_venv("bitcoin-etl", "3.11", BITCOIN_ETL) / "bitcoinetl"
     folder = tmp_path_factory.mktemp("bitcoin-etl")
     with Bcoin() as node, node.chain() as btc:

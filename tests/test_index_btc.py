@@ -23,25 +23,17 @@ from dataclasses import dataclass
 
 import pytest
 
-from exposure.devchain.bitcoin import Bcoin, BtcDevChain, Consolidation, find_bcoin
+from exposure.devchain.bitcoin import Bcoin, BtcDevChain, Consolidation
 from exposure.errors import InputError, RpcError
 from exposure.indexers.bitcoin.indexer import BtcIndexSettings, index_btc, unresolved_inputs
 from exposure.indexers.rpc import RpcClient
 from exposure.store import connect
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, require_bcoin, run_cli
 from tests.proxy import ProxyRules, RpcProxy
 
 CHAIN = "bitcoin-regtest"
 TABLES = ("blocks", "btc_txs", "btc_outputs", "btc_inputs", "btc_prevouts", "btc_transfers")
 
-
-def _require_bcoin() -> None:
-    try:
-        find_bcoin()
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            raise  # CI installs it: a missing node there is a failure, not a skip
-        pytest.skip(f"bcoin not installed: {exc}")
 
 
 # -- an oracle for addresses: scriptPubKey -> Bitcoin Core regtest address ------------------------
@@ -183,7 +175,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world():
-    _require_bcoin()
+    require_bcoin()
     with Bcoin() as node, node.chain() as btc:
         btc.activate_segwit()
         btc.create_wallet("seg", witness=True)
@@ -465,7 +457,7 @@ def test_without_a_transaction_index_inputs_stay_unresolved_and_are_counted(worl
 
 
 def test_a_bcoin_node_without_its_transaction_index_is_detected(tmp_path):
-    _require_bcoin()
+    require_bcoin()
     with Bcoin("--index-tx=false") as node, node.chain() as btc:
         btc.mine(101)
         spend = btc.send([(btc.new_address(), 100_000_000)])
@@ -480,7 +472,7 @@ def test_a_bcoin_node_without_its_transaction_index_is_detected(tmp_path):
 
 
 def test_a_reorg_rolls_back_to_the_common_ancestor_and_reindexes(tmp_path):
-    _require_bcoin()
+    require_bcoin()
     with Bcoin() as node, node.chain() as btc:
         btc.mine(101)
         other = btc.new_address()
@@ -520,7 +512,7 @@ def test_a_reorg_rolls_back_to_the_common_ancestor_and_reindexes(tmp_path):
 
 
 def test_a_node_that_dies_mid_run_fails_naming_the_blocks_and_keeps_committed_work(tmp_path):
-    _require_bcoin()
+    require_bcoin()
     with Bcoin() as node, node.chain() as btc:
         btc.mine(80, address=btc.new_address())
         db = tmp_path / "x.duckdb"

@@ -73,9 +73,9 @@ def test_an_evm_soak_at_10_percent_faults_with_a_reorg_equals_a_fault_free_run(t
 
 
 def test_a_bitcoin_soak_at_10_percent_faults_with_a_reorg_equals_a_fault_free_run(tmp_path):
-    from tests.test_index_btc import _require_bcoin
+    from tests.conftest import require_bcoin
 
-    _require_bcoin()
+    require_bcoin()
     figures = soak_btc(tmp_path, blocks=160, payments=20, rate=0.10, max_blocks=10)
     assert figures.faults.get("reorg") == 1 and figures.reorgs_seen >= 1
     assert figures.transfers > 0 and sum(figures.faults.values()) >= 3

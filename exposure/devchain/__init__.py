@@ -33,7 +33,7 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import requests
 from eth_abi import decode as abi_decode
@@ -210,7 +210,65 @@ def _finalize_process(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
-class Anvil:
+class _NodeProcess:
+    """What the anvil and bcoin harnesses share: a subprocess in its own process group whose
+    output goes to a temporary file, stopped on exit (SIGTERM, then SIGKILL) or killed at once."""
+
+    name = "node"
+    process: subprocess.Popen[bytes] | None
+    _stderr: IO[bytes] | None
+    _finalizer: weakref.finalize[Any, Any] | None
+
+    @property
+    def running(self) -> bool:
+        """Whether the subprocess is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> Self:
+        """Start the node and wait until it answers; return ``self``."""
+        raise NotImplementedError
+
+    def _read_stderr(self) -> str:
+        """The tail of the node's output (for error messages)."""
+        if self._stderr is None:
+            return ""
+        try:
+            self._stderr.seek(0)
+            return self._stderr.read().decode("utf-8", "replace").strip()[-4000:]
+        except (OSError, ValueError):
+            return ""
+
+    def _cleanup(self) -> None:
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the node (SIGTERM, then SIGKILL after ``timeout`` seconds) and wait for it."""
+        if self.process is None:
+            return
+        _terminate_group(self.process, timeout)
+        self._cleanup()
+
+    def kill(self) -> None:
+        """Kill the node at once (SIGKILL, no clean shutdown) and wait for it: for crash tests."""
+        if self.process is None:
+            return
+        _signal_group(self.process, signal.SIGKILL)
+        self.process.wait()
+        self._cleanup()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class Anvil(_NodeProcess):
     """A local anvil node in a subprocess, on ``127.0.0.1`` and a free port.
 
     Use as a context manager::
@@ -250,11 +308,6 @@ class Anvil:
         self._requested_port = port
         self._stderr: IO[bytes] | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the subprocess is alive."""
-        return self.process is not None and self.process.poll() is None
 
     def start(self) -> Anvil:
         """Start anvil and wait until it answers ``eth_chainId``; return ``self``.
@@ -328,49 +381,11 @@ class Anvil:
         finally:
             session.close()
 
-    def _read_stderr(self) -> str:
-        if self._stderr is None:
-            return ""
-        try:
-            self._stderr.seek(0)
-            return self._stderr.read().decode("utf-8", "replace").strip()[-4000:]
-        except (OSError, ValueError):
-            return ""
-
-    def _cleanup(self) -> None:
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
-
     def chain(self, timeout: float = 300.0) -> DevChain:
         """A :class:`DevChain` client for this node."""
         if not self.url:
             raise DevChainError("anvil is not started")
         return DevChain(self.url, timeout=timeout)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Terminate anvil (SIGTERM, then SIGKILL after ``timeout`` seconds) and wait for it."""
-        if self.process is None:
-            return
-        _terminate_group(self.process, timeout)
-        self._cleanup()
-
-    def kill(self) -> None:
-        """Kill anvil at once (SIGKILL, no clean shutdown) and wait for it: for crash tests."""
-        if self.process is None:
-            return
-        _signal_group(self.process, signal.SIGKILL)
-        self.process.wait()
-        self._cleanup()
-
-    def __enter__(self) -> Anvil:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

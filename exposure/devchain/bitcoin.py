@@ -32,7 +32,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -50,8 +49,7 @@ from . import (
     _finalize_process,
     _free_port,
     _is_executable,
-    _signal_group,
-    _terminate_group,
+    _NodeProcess,
 )
 
 __all__ = [
@@ -101,7 +99,7 @@ def find_bcoin() -> str:
     raise FileNotFoundError(_INSTALL_HINT)
 
 
-class Bcoin:
+class Bcoin(_NodeProcess):
     """A bcoin regtest node (with its wallet) in a subprocess, in memory, on ``127.0.0.1``.
 
     Use as a context manager::
@@ -141,11 +139,6 @@ class Bcoin:
         self._prefix: tempfile.TemporaryDirectory[str] | None = None
         self._stderr: IO[bytes] | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the subprocess is alive."""
-        return self.process is not None and self.process.poll() is None
 
     def start(self) -> Bcoin:
         """Start bcoin and wait until its JSON-RPC and wallet answer; return ``self``.
@@ -234,22 +227,10 @@ class Bcoin:
             session.close()
 
     def _read_output(self) -> str:
-        if self._stderr is None:
-            return ""
-        try:
-            self._stderr.seek(0)
-            text = self._stderr.read().decode("utf-8", "replace").strip()[-4000:]
-        except (OSError, ValueError):
-            return ""
-        return text.replace(self.api_key, "***")
+        return self._read_stderr().replace(self.api_key, "***")
 
     def _cleanup(self) -> None:
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
-        if self._finalizer is not None:
-            self._finalizer.detach()
-            self._finalizer = None
+        super()._cleanup()
         if self._prefix is not None:
             self._prefix.cleanup()
             self._prefix = None
@@ -259,27 +240,6 @@ class Bcoin:
         if not self.url:
             raise DevChainError("bcoin is not started")
         return BtcDevChain(self.url, self.wallet_url, timeout=timeout, log=self._read_output)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Terminate bcoin (SIGTERM, then SIGKILL after ``timeout`` seconds) and wait for it."""
-        if self.process is None:
-            return
-        _terminate_group(self.process, timeout)
-        self._cleanup()
-
-    def kill(self) -> None:
-        """Kill bcoin at once (SIGKILL, no clean shutdown) and wait for it: for crash tests."""
-        if self.process is None:
-            return
-        _signal_group(self.process, signal.SIGKILL)
-        self.process.wait()
-        self._cleanup()
-
-    def __enter__(self) -> Bcoin:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def __repr__(self) -> str:  # never shows the key
         state = "running" if self.running else "stopped"

@@ -40,6 +40,7 @@ from exposure.domain import ChainSpec, IndexProgress, IndexResult
 from exposure.errors import DataError, InputError, RpcError
 from exposure.store import reads, writes
 
+from ..planning import start_block
 from ..rpc import CallError, RpcClient
 from .parse import parse_blocks
 
@@ -406,18 +407,7 @@ def index_btc(
         target = min(to_height, target)
 
     cp = reads.checkpoints(con, name).get(STREAM)
-    start = from_height if from_height is not None else (cp.last + 1 if cp else 0)
-    if cp is not None and from_height is not None:
-        if from_height > cp.last + 1:
-            raise InputError(
-                f"{name} holds blocks {cp.first}-{cp.last}; starting at {from_height} would "
-                f"leave a gap: use --from-height {cp.last + 1} or lower"
-            )
-        if to_height is not None and to_height < cp.first - 1:
-            raise InputError(
-                f"{name} holds blocks {cp.first}-{cp.last}; ending at {to_height} would leave "
-                f"a gap: use --to-height {cp.first - 1} or higher"
-            )
+    start = start_block(cp, name, from_height, to_height, "height")
     first_planned = start
     totals = dict.fromkeys(
         ("blocks", "txs", "outputs", "inputs", "transfers", "prevouts", "unresolved", "reorgs"), 0

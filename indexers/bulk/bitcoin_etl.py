@@ -57,7 +57,8 @@ from ..bitcoin.indexer import (
 )
 from ..bitcoin.parse import COINBASE_VOUT, MAX_MONEY
 from ..bitcoin.scripts import classify_scripts
-from .model import Coverage, ImportOptions, ImportProgress, ImportResult, Reject, refuse_gap
+from ..planning import refuse_gap
+from .model import Coverage, ImportOptions, ImportProgress, ImportResult, Reject
 
 FORMAT = "bitcoin-etl"
 #: Transactions per committed chunk (whole blocks; a bigger block is a chunk of its own).

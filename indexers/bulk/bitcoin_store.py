@@ -20,8 +20,9 @@ from exposure.errors import InputError
 from exposure.store import reads, writes
 from exposure.store.connect import transaction
 
+from ..planning import refuse_gap
 from .files import InputFile
-from .model import Coverage, ImportResult, refuse_gap
+from .model import Coverage, ImportResult
 
 BTC_FORMAT = "exposure.bitcoin/1"
 #: Tables in write order (blocks first); btc_prevouts is keyed by (txid, vout), not by block.

@@ -26,9 +26,10 @@ from exposure.errors import DataError, InputError
 from exposure.store import reads, writes
 
 from ..evm.indexer import token_stream
+from ..planning import refuse_gap
 from .datasets import FILE, Part, recognise
 from .files import InputFile
-from .model import Coverage, ImportOptions, ImportProgress, ImportResult, Reject, refuse_gap
+from .model import Coverage, ImportOptions, ImportProgress, ImportResult, Reject
 
 #: Streams of token rows imported with ``--all-tokens`` (every contract, tracked or not).
 ALL_TOKENS = "erc20:*"

@@ -6,9 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exposure.errors import InputError
-from exposure.store.reads import Checkpoint
-
 #: Formats of ``exposure import transfers --format``.
 FORMATS = ("cryo", "ethereum-etl", "bitcoin-etl", "exposure")
 
@@ -72,14 +69,3 @@ class ImportResult:
     coverage: tuple[Coverage, ...] = field(default_factory=tuple)
     seconds: float = 0.0
 
-
-def refuse_gap(chain: str, cp: Checkpoint | None, first: int, last: int, what: str) -> None:
-    """InputError when importing ``first..last`` next to the stored ``cp`` would leave a gap:
-    a gap is reported, never papered over."""
-    gap = cp.gap(first, last) if cp is not None else None
-    if cp is not None and gap is not None:
-        raise InputError(
-            f"{cp.stream} on {chain} holds blocks {cp.first}-{cp.last}; {what} covers "
-            f"{first}-{last}, leaving blocks {gap[0]}-{gap[1]} missing (uncovered): import or "
-            "index them first"
-        )

@@ -25,6 +25,7 @@ from exposure.domain import ChainSpec, IndexProgress, IndexResult, Token
 from exposure.errors import DataError, InputError, RpcError
 from exposure.store import reads, writes
 
+from ..planning import start_block
 from ..rpc import CallError, RpcClient
 from .blocks import (
     NO_TRACING,
@@ -142,20 +143,9 @@ def index_evm(
     cps = reads.checkpoints(con, spec.name)
     next_block: dict[str, int] = {}
     for name in stream_names:
-        cp = cps.get(name)
-        start = from_block if from_block is not None else (cp.last + 1 if cp else 0)
-        if cp is not None and from_block is not None:
-            if from_block > cp.last + 1:
-                raise InputError(
-                    f"{name} on {spec.name} holds blocks {cp.first}-{cp.last}; starting at "
-                    f"{from_block} would leave a gap: use --from-block {cp.last + 1} or lower"
-                )
-            if to_block is not None and to_block < cp.first - 1:
-                raise InputError(
-                    f"{name} on {spec.name} holds blocks {cp.first}-{cp.last}; ending at "
-                    f"{to_block} would leave a gap: use --to-block {cp.first - 1} or higher"
-                )
-        next_block[name] = start
+        next_block[name] = start_block(
+            cps.get(name), f"{name} on {spec.name}", from_block, to_block, "block"
+        )
 
     first_planned = min(next_block.values())
     tracing = NO_TRACING
