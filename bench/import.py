@@ -358,7 +358,8 @@ def check_format(work: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def child_ctas(folder: Path, db: Path, limit: str) -> dict[str, Any]:
+def _peer_connection(db: Path, limit: str) -> Any:
+    """A fresh DuckDB file for a peer load: 2 threads, UTC, no progress bar, ``limit`` memory."""
     import duckdb
 
     con = duckdb.connect(str(db), config={"threads": 2})
@@ -366,6 +367,12 @@ def child_ctas(folder: Path, db: Path, limit: str) -> dict[str, Any]:
     con.execute("SET enable_progress_bar = false")
     if limit != "default":
         con.execute("SET memory_limit = ?", [limit])
+    return con
+
+
+def child_ctas(folder: Path, db: Path, limit: str) -> dict[str, Any]:
+
+    con = _peer_connection(db, limit)
     t = time.perf_counter()
     con.execute("CREATE TABLE transfers AS SELECT * FROM read_parquet(?)",
                 [str(folder / "transfers.parquet")])
@@ -379,14 +386,9 @@ def child_ctas(folder: Path, db: Path, limit: str) -> dict[str, Any]:
 
 
 def child_arrow(folder: Path, db: Path, whole_max: int, batch: int, limit: str) -> dict[str, Any]:
-    import duckdb
     import pyarrow.parquet as pq
 
-    con = duckdb.connect(str(db), config={"threads": 2})
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
-    if limit != "default":
-        con.execute("SET memory_limit = ?", [limit])
+    con = _peer_connection(db, limit)
     t = time.perf_counter()
     modes = {}
     for name in ("transfers", "blocks"):

@@ -496,24 +496,11 @@ def bench_etl(
     out.unlink(missing_ok=True)
     # web3 5 (ethereum-etl's pin) accepts only EIP-55 checksummed addresses in filters.
     token = to_checksum_address(recording["token"]["address"])
-    command = [
-        str(python),
-        str(BENCH / "etl_driver.py"),
-        "-s",
-        "0",
-        "-e",
-        str(last),
-        "-b",
-        str(batch_size),
-        "-w",
-        str(workers),
-        "-p",
-        url,
-        "-o",
-        str(out),
-        "-t",
-        token,
-    ]
+    def options(output: str) -> list[str]:
+        return ["-s", "0", "-e", str(last), "-b", str(batch_size), "-w", str(workers),
+                "-p", url, "-o", output, "-t", token]
+
+    command = [str(python), str(BENCH / "etl_driver.py"), *options(str(out))]
     node_call(url, "replay_resetStats")
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -547,26 +534,7 @@ def bench_etl(
         "ok": bool(ok),
         "node": stats,
         "node_share": round(stats["compute_seconds"] / seconds, 4),
-        "command": " ".join(
-            [
-                "ethereumetl",
-                "export_token_transfers",
-                "-s",
-                "0",
-                "-e",
-                str(last),
-                "-b",
-                str(batch_size),
-                "-w",
-                str(workers),
-                "-p",
-                url,
-                "-o",
-                "OUT.csv",
-                "-t",
-                token,
-            ]
-        ),
+        "command": " ".join(["ethereumetl", "export_token_transfers", *options("OUT.csv")]),
     }
 
 
