@@ -890,8 +890,9 @@ def export_transfers_command(
 
 @db_app.command("info")
 def db_info(db: DbOption = None) -> None:
-    """Show the store's schema version, indexed ranges per chain and stream, and row counts."""
-    from .store import connect
+    """Show the store's schema version, indexed ranges per chain and stream, open blocks (a row
+    rejected by an import: not covered until indexed or re-imported) and row counts."""
+    from .store import connect, reads
     from .store.migrations import current_version
 
     con = connect(db, read_only=True)
@@ -901,6 +902,13 @@ def db_info(db: DbOption = None) -> None:
             "SELECT chain, stream, first_block, last_block FROM checkpoints ORDER BY 1, 2"
         ).fetchall():
             out.print(f"  {chain} {stream}: blocks {first}-{last}")
+        shown = 10
+        opened = reads.open_blocks(con, limit=shown + 1)
+        for b in opened[:shown]:
+            out.print(f"  {b.chain} {b.stream}: block {b.block} open (not covered; `index evm` "
+                      f"or a corrected import fills it): {b.reason} [{b.source}]", markup=False)
+        if len(opened) > shown:
+            out.print("  more open blocks: see the open_blocks table", markup=False)
         for asset, n in con.execute(
             "SELECT chain || ' ' || asset, count(*) FROM transfers GROUP BY 1 ORDER BY 1"
         ).fetchall():

@@ -376,3 +376,238 @@ def test_an_import_killed_at_random_moments_then_rerun_loses_and_duplicates_noth
     assert done.returncode == 0, done.stderr
     assert rows(db, TRANSFERS) == rows(world["reference"], TRANSFERS)
     assert rows(db, COVERAGE) == rows(world["reference"], COVERAGE)
+
+
+# ethereum-etl's `stream`, exact integers, open blocks, all-rejected files -----------------------
+
+OPEN = "SELECT chain, stream, block_number FROM open_blocks ORDER BY ALL"
+
+
+def etl_stream(world, entities: str, out: Path) -> Path:
+    """Run `ethereumetl stream` over the whole scenario chain and keep what it prints.
+
+    ethereum-etl 2.4.2's `stream` has no end block and no file output: it prints one JSON object
+    per line (every item type, told apart by `type`), follows the head forever and records its
+    progress in last_synced_block.txt. It is stopped once that file reaches the chain's head.
+    """
+    import os
+    import time
+
+    etl = tool_venv("ethereum-etl", "3.10", ETL_REQUIREMENTS) / "ethereumetl"
+    synced = out.parent / f"{out.stem}.last_synced_block.txt"
+    head = world["s"].end_block
+    with out.open("w") as sink:
+        proc = subprocess.Popen(
+            [str(etl), "stream", "-s", "0", "-e", entities, "-p", world["anvil"].url,
+             "-l", str(synced), "-B", "1000", "--period-seconds", "1"],
+            stdout=sink, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                text = synced.read_text().strip() if synced.exists() else ""
+                if text and int(text) >= head:
+                    break
+                time.sleep(0.2)
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=30)
+    assert synced.read_text().strip() == str(head), err[-2000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def streamed(world):
+    """`stream` output of the scenario: with traces, and without (blocks, transactions, token
+    transfers) both as printed and split into one file per item type."""
+    import json
+
+    root = world["root"] / "stream"
+    root.mkdir()
+    full = etl_stream(world, "block,transaction,token_transfer,trace", root / "full.json")
+    plain = etl_stream(world, "block,transaction,token_transfer", root / "plain.json")
+    split = root / "split"
+    split.mkdir()
+    for line in plain.read_text().splitlines():
+        item = json.loads(line)["type"]
+        with (split / f"{item}s.json").open("a") as f:
+            f.write(line + "\n")
+    return {"full": full, "plain": plain, "split": split}
+
+
+def test_ethereum_etl_stream_output_loads_the_same_rows_as_the_rpc_indexer(
+    world, streamed, tmp_path
+):
+    """Regression: `stream` writes values as JSON integers, one of them 2^256-1, so DuckDB's
+    JSON reader typed the column DOUBLE and every amount arrived as '30000000.0': all rows were
+    rejected, the import exited 0 and covered the blocks. Read as text, they are exact."""
+    con = duckdb.connect()
+    types = {
+        name: typ for name, typ, *_ in con.execute(
+            "DESCRIBE SELECT * FROM read_json(?, format = 'newline_delimited')",
+            [str(streamed["full"])],
+        ).fetchall()
+    }
+    con.close()
+    assert types["value"] == "DOUBLE"  # what DuckDB would make of the file on its own
+
+    db = tmp_path / "stream.duckdb"
+    result = do_import(db, [streamed["full"]], "ethereum-etl", world["s"])
+    assert result.rejected == 0 and result.opened == 0
+    assert rows(db, TRANSFERS) == rows(world["reference"], TRANSFERS)
+    assert rows(db, BLOCKS) == rows(world["reference"], BLOCKS)
+    assert rows(db, COVERAGE) == rows(world["reference"], COVERAGE)
+    huge = f"SELECT count(*) FROM token_transfers WHERE amount_raw_big = '{2**256 - 1}'::BIGNUM"
+    assert rows(db, huge) == rows(world["reference"], huge) != [(0,)]
+
+
+def test_ethereum_etl_stream_without_traces_printed_or_split_equals_an_index_without_tracing(
+    world, streamed, tmp_path
+):
+    for name, paths in (("printed", [streamed["plain"]]), ("split", [streamed["split"]])):
+        db = tmp_path / f"{name}.duckdb"
+        result = do_import(db, paths, "ethereum-etl", world["s"])
+        assert result.rejected == 0, result.rejects
+        assert rows(db, TRANSFERS) == rows(world["plain"], TRANSFERS), name
+        assert rows(db, COVERAGE) == rows(world["plain"], COVERAGE), name
+
+
+def _token_rows_as_json(world, folder: Path, values: dict[int, object]) -> Path:
+    """ethereum-etl's token_transfers.csv as JSON lines (integers as JSON numbers), with the
+    values of the given data rows (0-based) replaced; beside it the dump's blocks.csv."""
+    import json
+
+    folder.mkdir()
+    shutil.copy(world["etl"] / "blocks.csv", folder / "blocks.csv")
+    with (world["etl"] / "token_transfers.csv").open() as src:
+        table = list(csv.DictReader(src))
+    lines = []
+    for i, row in enumerate(table):
+        item = {k: (int(v) if k in ("value", "log_index", "block_number") else v)
+                for k, v in row.items()}
+        if i in values:
+            item["value"] = values[i]
+        lines.append(json.dumps(item))
+    (folder / "token_transfers.json").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_a_float_typed_amount_column_keeps_large_integers_exact(world, tmp_path):
+    """A JSON integer is exact at any size even when a float elsewhere makes DuckDB type the
+    column DOUBLE; a float is an amount only when whole and at most 2^53."""
+    usdt = world["s"].usdt
+    with (world["etl"] / "token_transfers.csv").open() as src:
+        table = list(csv.DictReader(src))
+    mine = [i for i, r in enumerate(table) if r["token_address"] == usdt]
+    values = {mine[0]: 10**30, mine[1]: 30000000.0, mine[2]: 1e30, mine[3]: 2.5,
+              mine[4]: float(2**53 + 2)}
+    dump = _token_rows_as_json(world, tmp_path / "floats", values)
+    db = tmp_path / "floats.duckdb"
+    result = do_import(db, [dump], "ethereum-etl", world["s"], rejects_path=tmp_path / "r.csv")
+    problems = sorted(r.problem for r in result.rejects)
+    assert len(problems) == 3
+    assert all("is a float, not an exact integer" in p for p in problems)
+    assert {p.split(" ")[1] for p in problems} == {"1e+30", "2.5", "9007199254740994.0"}
+    stored = {(h, i): (raw, big) for h, i, raw, big in rows(
+        db, "SELECT tx_hash, log_index, amount_raw, amount_raw_big FROM token_transfers")}
+    first, second = table[mine[0]], table[mine[1]]
+    assert stored[(first["transaction_hash"], int(first["log_index"]))] == (10**30, None)
+    assert stored[(second["transaction_hash"], int(second["log_index"]))] == (30000000, None)
+
+
+def _one_bad_usdt_row(world, tmp_path) -> tuple[Path, int]:
+    """ethereum-etl's CSV dump with one USDT row's value made negative; and that row's block."""
+    bad = tmp_path / "one-bad"
+    bad.mkdir()
+    for name in ("blocks.csv", "traces.csv"):
+        shutil.copy(world["etl"] / name, bad / name)
+    with (world["etl"] / "token_transfers.csv").open() as src:
+        table = list(csv.DictReader(src))
+    i = [k for k, r in enumerate(table) if r["token_address"] == world["s"].usdt][2]
+    table[i]["value"] = "-5"
+    with (bad / "token_transfers.csv").open("w") as dst:
+        w = csv.DictWriter(dst, fieldnames=list(table[0]))
+        w.writeheader()
+        w.writerows(table)
+    return bad, int(table[i]["block_number"])
+
+
+def test_a_block_with_a_rejected_row_stays_open_until_index_evm_or_a_corrected_import(
+    world, tmp_path
+):
+    bad, block = _one_bad_usdt_row(world, tmp_path)
+    usdt, head = f"erc20:{world['s'].usdt}", world["s"].end_block
+    db = tmp_path / "open.duckdb"
+    result = do_import(db, [bad], "ethereum-etl", world["s"])
+    assert result.rejected == 1
+    assert [(b.stream, b.block) for b in result.open_blocks] == [(usdt, block)]
+    coverage = {(s, a, b) for _, s, a, b in rows(db, COVERAGE)}
+    assert (usdt, 0, block - 1) in coverage  # the other streams are whole
+    assert {s for s, _, b in coverage if b == head} == {
+        s for _, s, _, _ in rows(world["reference"], COVERAGE)} - {usdt}
+    assert rows(db, OPEN) == [("devchain", usdt, block)]
+    info = run_cli("db", "info", "--db", str(db))
+    assert info.returncode == 0, info.stderr
+    assert f"devchain {usdt}: blocks 0-{block - 1}" in info.stdout
+    assert f"devchain {usdt}: block {block} open" in info.stdout and "amount" in info.stdout
+
+    # a corrected import of the same blocks covers it ...
+    fixed = tmp_path / "fixed.duckdb"
+    shutil.copy(db, fixed)
+    files = [world["etl"] / n for n in ("token_transfers.csv", "blocks.csv", "traces.csv")]
+    do_import(fixed, files, "ethereum-etl", world["s"])
+    assert rows(fixed, OPEN) == []
+    assert rows(fixed, TRANSFERS) == rows(world["reference"], TRANSFERS)
+    assert rows(fixed, COVERAGE) == rows(world["reference"], COVERAGE)
+
+    # ... and so does `index evm`, which resumes at the open block
+    rpc_index(world["anvil"].url, db, world["s"])
+    assert rows(db, OPEN) == []
+    assert rows(db, TRANSFERS) == rows(world["reference"], TRANSFERS)
+    assert rows(db, COVERAGE) == rows(world["reference"], COVERAGE)
+    assert "open (not covered" not in run_cli("db", "info", "--db", str(db)).stdout
+
+
+def test_a_rejected_row_over_an_indexed_range_cuts_the_checkpoint_back(world, tmp_path):
+    """The import replaced the range's rows without the bad one: the block is no longer whole."""
+    bad, block = _one_bad_usdt_row(world, tmp_path)
+    usdt = f"erc20:{world['s'].usdt}"
+    db = tmp_path / "cut.duckdb"
+    shutil.copy(world["reference"], db)
+    do_import(db, [bad], "ethereum-etl", world["s"])
+    assert ("devchain", usdt, 0, block - 1) in rows(db, COVERAGE)
+    assert rows(db, OPEN) == [("devchain", usdt, block)]
+    rpc_index(world["anvil"].url, db, world["s"])
+    assert rows(db, TRANSFERS) == rows(world["reference"], TRANSFERS)
+    assert rows(db, COVERAGE) == rows(world["reference"], COVERAGE)
+    assert rows(db, OPEN) == []
+
+
+def test_a_file_whose_every_row_is_rejected_fails_with_exit_code_6_and_imports_nothing(
+    world, tmp_path
+):
+    bad = tmp_path / "all-bad"
+    bad.mkdir()
+    for name in ("blocks.csv", "traces.csv"):
+        shutil.copy(world["etl"] / name, bad / name)
+    with (world["etl"] / "token_transfers.csv").open() as src:
+        table = list(csv.DictReader(src))
+    for r in table:
+        r["value"] = f"{float(r['value']):e}"  # a writer's floats: 1.000000e+12 and the like
+    with (bad / "token_transfers.csv").open("w") as dst:
+        w = csv.DictWriter(dst, fieldnames=list(table[0]))
+        w.writeheader()
+        w.writerows(table)
+    db = tmp_path / "all-bad.duckdb"
+    done = run_cli("import", "transfers", str(bad), "--format", "ethereum-etl",
+                   "--chain", "devchain", *token_flags(world["s"]), "--db", str(db))
+    assert done.returncode == 6, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "token_transfers.csv: all " in lines[0] and "token transfer rows were rejected" in lines[0]
+    assert "row 2: amount: " in lines[0] and "is a float" in lines[0]
+    assert rows(db, "SELECT count(*) FROM transfers") == [(0,)]
+    assert rows(db, COVERAGE) == []
+    with pytest.raises(DataError, match=r"all \d+ token transfer rows were rejected"):
+        do_import(tmp_path / "lib.duckdb", [bad], "ethereum-etl", world["s"])

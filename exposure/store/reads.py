@@ -33,6 +33,32 @@ def checkpoints(con: duckdb.DuckDBPyConnection, chain: str) -> dict[str, Checkpo
     return {s: Checkpoint(s, int(a), int(b)) for s, a, b in rows}
 
 
+@dataclass(frozen=True)
+class OpenBlock:
+    """A block of ``stream`` on ``chain`` that is not complete in the store: an import rejected
+    a row of it (``reason``; ``source`` is the file and row). It lies outside the stream's
+    checkpoint until ``index evm`` or a corrected import writes it whole."""
+
+    chain: str
+    stream: str
+    block: int
+    reason: str
+    source: str
+
+
+def open_blocks(
+    con: duckdb.DuckDBPyConnection, chain: str | None = None, limit: int | None = None
+) -> list[OpenBlock]:
+    """Open blocks of ``chain`` (every chain if None), by chain, stream and block."""
+    rows = con.execute(
+        "SELECT chain, stream, block_number, reason, source FROM open_blocks "
+        "WHERE $chain IS NULL OR chain = $chain ORDER BY chain, stream, block_number "
+        "LIMIT $limit",
+        {"chain": chain, "limit": limit},
+    ).fetchall()
+    return [OpenBlock(c, s, int(b), r, src) for c, s, b, r, src in rows]
+
+
 def block_hashes(
     con: duckdb.DuckDBPyConnection, chain: str, first: int, last: int
 ) -> dict[int, str]:

@@ -380,4 +380,22 @@ MIGRATIONS = (
     ),
 )
 
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        "open_blocks: blocks of a stream that an import left incomplete (a row was rejected), "
+        "kept out of the checkpoint until `index evm` or a corrected import writes them whole",
+        (
+            """CREATE TABLE open_blocks (
+                chain VARCHAR NOT NULL,
+                stream VARCHAR NOT NULL,
+                block_number UBIGINT NOT NULL,
+                reason VARCHAR NOT NULL,
+                source VARCHAR NOT NULL,
+                recorded_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -7,7 +7,7 @@ it, and writing the same range again replaces it instead of duplicating it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -118,7 +118,8 @@ def advance_checkpoint(
     con: duckdb.DuckDBPyConnection, chain: str, stream: str, first: int, last: int
 ) -> None:
     """Widen ``stream``'s checkpoint to include ``first..last`` (inside the caller's
-    transaction; callers have refused ranges that would leave a gap)."""
+    transaction; callers have refused ranges that would leave a gap). Those blocks are whole
+    now: any of them listed in ``open_blocks`` for the stream is no longer open."""
     con.execute(
         "INSERT INTO checkpoints VALUES (?, ?, ?, ?, now()) "
         "ON CONFLICT (chain, stream) DO UPDATE SET "
@@ -126,6 +127,24 @@ def advance_checkpoint(
         "last_block = greatest(checkpoints.last_block, excluded.last_block), "
         "updated_at = excluded.updated_at",
         [chain, stream, first, last],
+    )
+    con.execute(
+        "DELETE FROM open_blocks WHERE chain = ? AND stream = ? AND block_number BETWEEN ? AND ?",
+        [chain, stream, first, last],
+    )
+
+
+def cut_checkpoint(con: duckdb.DuckDBPyConnection, chain: str, stream: str, before: int) -> None:
+    """Shrink ``stream``'s checkpoint to end before block ``before`` (an open block), dropping it
+    if it starts there or later (inside the caller's transaction)."""
+    con.execute(
+        "DELETE FROM checkpoints WHERE chain = ? AND stream = ? AND first_block >= ?",
+        [chain, stream, before],
+    )
+    con.execute(
+        "UPDATE checkpoints SET last_block = ?, updated_at = now() "
+        "WHERE chain = ? AND stream = ? AND last_block >= ?",
+        [before - 1, chain, stream, before],
     )
 
 
@@ -144,6 +163,9 @@ def rollback_after(con: duckdb.DuckDBPyConnection, chain: str, ancestor: int) ->
             con.execute(f"DELETE FROM {table} WHERE chain = ? AND {column} > ?", [chain, ancestor])
         con.execute(
             "DELETE FROM checkpoints WHERE chain = ? AND first_block > ?", [chain, ancestor]
+        )
+        con.execute(
+            "DELETE FROM open_blocks WHERE chain = ? AND block_number > ?", [chain, ancestor]
         )
         con.execute(
             "UPDATE checkpoints SET last_block = least(last_block, ?), updated_at = now() "
@@ -382,6 +404,8 @@ def replace_evm_range(
     native: tuple[str, dict] | None,
     all_tokens: bool = False,
     distinct: bool = False,
+    open_from: Mapping[str, int] | None = None,
+    open_blocks: tuple[str, dict] | None = None,
 ) -> int:
     """Replace blocks ``first..last`` and the streams' rows from bulk-import queries, atomically.
 
@@ -391,6 +415,12 @@ def replace_evm_range(
     tx_hash, trace_address, kind, from_address, to_address, amount_raw). With ``all_tokens``
     every token's rows in the range are replaced, else only the streams' tokens. ``distinct``
     drops rows repeated across overlapping input files. Returns the transfer rows written.
+
+    ``open_from`` maps a stream to its first open block (one with a rejected row) in the
+    import: its checkpoint advances only below that block and is cut back to end before it, so
+    ``index evm`` or a corrected import resumes there. ``open_blocks`` is a (SELECT, parameters)
+    pair yielding the import's open blocks (stream, block_number, reason, source); they replace
+    the streams' open blocks recorded in ``first..last`` before.
     """
     written = 0
     unique = "DISTINCT " if distinct else ""
@@ -437,9 +467,41 @@ def replace_evm_range(
                 f"(SELECT {unique}* FROM ({native[0]}))",
                 {**native[1], "chain_": chain},
             )
+        opened = open_from or {}
         for s in streams:
-            advance_checkpoint(con, chain, s.stream, s.first, s.last)
+            until = min(s.last, opened.get(s.stream, s.last + 1) - 1)
+            if until >= s.first:
+                advance_checkpoint(con, chain, s.stream, s.first, until)
+            if s.stream in opened:
+                cut_checkpoint(con, chain, s.stream, opened[s.stream])
+        _replace_open_blocks(con, chain, first, last, streams, open_blocks)
     return written
+
+
+def _replace_open_blocks(
+    con: duckdb.DuckDBPyConnection,
+    chain: str,
+    first: int,
+    last: int,
+    streams: Sequence[StreamRange],
+    rows: tuple[str, dict] | None,
+) -> None:
+    con.execute(
+        "DELETE FROM open_blocks WHERE chain = $chain_ AND stream IN (SELECT unnest($streams_)) "
+        "AND block_number BETWEEN $first_ AND $last_",
+        {"chain_": chain, "streams_": [s.stream for s in streams], "first_": first,
+         "last_": last},
+    )
+    if rows is not None:
+        con.execute(
+            "INSERT INTO open_blocks SELECT $chain_, stream, block_number, reason, source, now() "
+            f"FROM ({rows[0]}) WHERE block_number BETWEEN $first_ AND $last_ "
+            "AND stream IN (SELECT unnest($streams_))",
+            {**rows[1], "chain_": chain, "first_": first, "last_": last,
+             "streams_": [s.stream for s in streams]},
+        )
+
+
 
 
 def _insert_count(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> int:

@@ -4,7 +4,9 @@ The files are read by DuckDB (never row by row in Python), normalised by
 :mod:`exposure.indexers.bulk.datasets`, validated in SQL (bad rows rejected with file and row),
 and written with the RPC indexer's natural keys, range replacement and checkpoints: importing
 twice, or a range ``index evm`` already covered, leaves the same rows, and a range that would
-leave a gap in a stream is refused.
+leave a gap in a stream is refused. A block with a rejected row is never covered: each stream's
+checkpoint stops before its first such block, which is listed in ``open_blocks``; a file whose
+every row is rejected fails the import before anything is written.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from exposure.chains import chain_spec
 from exposure.domain import ChainSpec, Token
 from exposure.errors import DataError, InputError
 from exposure.store import reads, writes
+from exposure.store.reads import OpenBlock
 
 from ..evm.indexer import token_stream
 from ..planning import refuse_gap
@@ -75,6 +78,9 @@ def _union(parts: Sequence[Part], key: str) -> _Relation:
 
 def _amount_problem(col: str) -> str:
     return (
+        f"WHEN TRY_CAST({col} AS DOUBLE) IS NOT NULL AND NOT regexp_full_match({col}, '-?[0-9]+') "
+        f"THEN 'amount: ' || left({col}, 80) || ' is a float, not an exact integer (a float "
+        "counts only when whole and at most 2^53)' "
         f"WHEN {col} IS NULL OR NOT (strlen({col}) <= 78 AND regexp_full_match({col}, '[0-9]+')) "
         f"OR (length({col}) = 78 AND {col} > '{_UINT256_MAX}') "
         f"THEN 'amount: not an integer between 0 and 2^256-1: ' || coalesce(left({col}, 80), "
@@ -89,9 +95,15 @@ def _address_problem(col: str) -> str:
     )
 
 
+def _whole(col: str, typ: str) -> str:
+    """``col`` (text) as a ``typ`` integer, NULL unless it is plain digits (TRY_CAST alone would
+    round ``8.5`` to 9)."""
+    return f"CASE WHEN regexp_full_match({col}, '[0-9]+') THEN TRY_CAST({col} AS {typ}) END"
+
+
 def _block_problem(col: str) -> str:
     return (
-        f"WHEN TRY_CAST({col} AS UBIGINT) IS NULL "
+        f"WHEN {_whole(col, 'UBIGINT')} IS NULL "
         f"THEN '{col}: not a block number: ' || coalesce(left({col}, 80), 'missing') "
     )
 
@@ -139,7 +151,7 @@ def _tokens_checked(
         + _block_problem("block_number")
         + _range_problem("block_number")
         + _tx_problem()
-        + "WHEN TRY_CAST(log_index AS UINTEGER) IS NULL "
+        + f"WHEN {_whole('log_index', 'UINTEGER')} IS NULL "
         "THEN 'log_index: not a log index: ' || coalesce(left(log_index, 80), 'missing') "
         + _address_problem("token_address")
         + _address_problem("from_address")
@@ -344,10 +356,13 @@ def import_evm(
             "--all-tokens"
         )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _import_rejects (file VARCHAR, row BIGINT, problem VARCHAR)"
+        "CREATE OR REPLACE TEMP TABLE _import_rejects (file VARCHAR, row BIGINT, problem VARCHAR, "
+        "role VARCHAR, block UBIGINT, token_address VARCHAR)"
     )
     bchk = _blocks_checked(brel)
-    rejected = _collect_rejects(con, bchk, options)
+    rejected = _collect_rejects(con, bchk, options, "blocks")
+    if rejected:
+        _refuse_all_rejected(con, bchk, "blocks", options)
     lo, hi = _block_range(con, bchk, chain, record)
     bounds = {"lo": lo, "hi": hi}
     keep_tokens = None if options.all_tokens else tracked
@@ -359,11 +374,13 @@ def import_evm(
         _native_checked(_Relation(nrel.sql, {**nrel.params, **bounds}))
         if has_native and nrel is not None else None
     )
-    for rel in (tchk, nchk):
+    for role, rel in (("tokens", tchk), ("native", nchk)):
         if rel is not None:
-            found = _collect_rejects(con, rel, options)
+            found = _collect_rejects(con, rel, options, role)
             rejected += found
-            if not found:
+            if found:
+                _refuse_all_rejected(con, rel, role, options)
+            else:
                 # Every row passed: the writes read the same rows without evaluating the checks
                 # a second time (their `_problem IS NULL` filter holds for each row).
                 if rel is tchk and trel is not None:
@@ -371,17 +388,34 @@ def import_evm(
                 elif rel is nchk and nrel is not None:
                     nchk = _passed(_native_checked(nrel, checks=False))
     rejects = _first_rejects(con, options) if rejected else []
-    con.execute("DROP TABLE _import_rejects")
 
     streams = _streams(spec, record, lo, hi, has_tokens, has_native, options.all_tokens)
     _check_gaps(con, chain, streams)
+    open_from = _open_blocks(con, streams) if rejected else {}
+    con.execute("DROP TABLE _import_rejects")
+    opened = [
+        OpenBlock(chain, st, int(b), r, src)
+        for st, b, r, src in con.execute(
+            "SELECT stream, block_number, reason, source FROM _import_open "
+            "ORDER BY stream, block_number LIMIT 20"
+        ).fetchall()
+    ] if open_from else []
+    n_open = int(con.execute("SELECT count(*) FROM _import_open").fetchall()[0][0]) \
+        if open_from else 0
 
     tspans, nspans = _file_spans(con, tchk), _file_spans(con, nchk)
     rows_read = sum(n for n, _, _ in tspans) + sum(n for n, _, _ in nspans)
     chunks = _chunks(con, tchk, sum(n for n, _, _ in tspans), lo, hi, files)
     distinct = _files_overlap(tspans) or _files_overlap(nspans)
     with _memory_limit(con, IMPORT_MEMORY_LIMIT):
-        imported = _write_chunks(con, chain, chunks, streams, bchk, tchk, nchk, options, distinct)
+        imported = _write_chunks(
+            con, chain, chunks, streams, bchk, tchk, nchk, options, distinct, open_from
+        )
+    con.execute("DROP TABLE IF EXISTS _import_open")
+    covered = [
+        Coverage(chain, s.stream, s.first, min(s.last, open_from.get(s.stream, s.last + 1) - 1))
+        for s in streams
+    ]
     return ImportResult(
         format=fmt,
         chain=chain,
@@ -391,7 +425,9 @@ def import_evm(
         rejects=tuple(rejects[:20]),
         rejected=rejected,
         rejects_path=str(options.rejects_path) if rejected and options.rejects_path else None,
-        coverage=tuple(Coverage(chain, s.stream, s.first, s.last) for s in streams),
+        coverage=tuple(c for c in covered if c.last >= c.first),
+        open_blocks=tuple(opened),
+        opened=n_open,
         seconds=time.monotonic() - started,
     )
 
@@ -406,8 +442,10 @@ def _write_chunks(
     nchk: _Relation | None,
     options: ImportOptions,
     distinct: bool,
+    open_from: dict[str, int],
 ) -> int:
-    """Write the chunks one transaction each; returns the transfer rows written."""
+    """Write the chunks one transaction each; returns the transfer rows written. Streams in
+    ``open_from`` are covered only below their first open block (rows of ``_import_open``)."""
     imported = 0
     for i, (a, b) in enumerate(chunks):
         part_streams = [
@@ -426,6 +464,8 @@ def _write_chunks(
             native=(_store_native(nchk), {**nchk.params, "a": a, "b": b}) if nchk else None,
             all_tokens=options.all_tokens,
             distinct=distinct,
+            open_from=open_from,
+            open_blocks=(_OPEN_ROWS, {}) if open_from else None,
         )
         if options.on_progress is not None:
             options.on_progress(ImportProgress("import", i + 1, len(chunks)))
@@ -489,20 +529,114 @@ def _check_chain_id(con: duckdb.DuckDBPyConnection, parts: list[Part], spec: Cha
             )
 
 
+#: What the rows of each checked relation are, for messages.
+_ROLE_ROWS = {"blocks": "block", "tokens": "token transfer", "native": "native value"}
+
+
 def _collect_rejects(
-    con: duckdb.DuckDBPyConnection, rel: _Relation, options: ImportOptions
+    con: duckdb.DuckDBPyConnection, rel: _Relation, options: ImportOptions, role: str
 ) -> int:
-    """Bad rows of ``rel`` into the session's ``_import_rejects`` (DuckDB spills it to disk if
-    it grows); with ``strict`` the first bad row raises instead. Returns how many."""
-    bad = f"SELECT _file, _row, _problem FROM ({rel.sql}) WHERE _problem IS NOT NULL"
+    """Bad rows of ``rel`` (``role`` blocks, tokens or native) into the session's
+    ``_import_rejects`` with the block and token they belong to, when readable (DuckDB spills
+    the table to disk if it grows); with ``strict`` the first bad row raises instead. Returns
+    how many."""
+    block = _whole("number" if role == "blocks" else "block_number", "UBIGINT")
+    token = "token_address" if role == "tokens" else "CAST(NULL AS VARCHAR)"
+    bad = (
+        f"SELECT _file, _row, _problem, '{role}', {block}, {token} FROM ({rel.sql}) "
+        "WHERE _problem IS NOT NULL"
+    )
     if options.strict:
         rows = con.execute(bad + " ORDER BY _file, _row LIMIT 1", rel.params).fetchall()
         if rows:
-            f, row, problem = rows[0]
+            f, row, problem, *_ = rows[0]
             raise DataError(f"{f}:{row}: {problem} (--strict stops at the first bad row)")
         return 0
     got = con.execute(f"INSERT INTO _import_rejects {bad}", rel.params).fetchall()
     return int(got[0][0]) if got else 0
+
+
+def _refuse_all_rejected(
+    con: duckdb.DuckDBPyConnection, rel: _Relation, role: str, options: ImportOptions
+) -> None:
+    """DataError when every ``role`` row of an input file was rejected: such a file is in a
+    shape the checks do not accept (a wrong column, a writer's floats), not a file with a few
+    bad rows, and importing the rest would hide that. Raised before anything is written."""
+    totals = con.execute(
+        f"SELECT _file, count(*) FROM ({rel.sql}) GROUP BY _file ORDER BY _file", rel.params
+    ).fetchall()
+    bad = dict(con.execute(
+        "SELECT file, count(*) FROM _import_rejects WHERE role = ? GROUP BY file", [role]
+    ).fetchall())
+    for path, n in totals:
+        if n and bad.get(path, 0) >= n:
+            first = con.execute(
+                "SELECT row, problem FROM _import_rejects WHERE role = ? AND file = ? "
+                "ORDER BY row LIMIT 3",
+                [role, path],
+            ).fetchall()
+            _first_rejects(con, options)
+            listed = f" (all listed in {options.rejects_path})" if options.rejects_path else ""
+            reasons = "; ".join(f"row {r}: {problem}" for r, problem in first)
+            raise DataError(
+                f"{path}: all {n:,} {_ROLE_ROWS[role]} rows were rejected, so nothing was "
+                f"imported: {reasons}{listed}"
+            )
+
+
+#: The import's open blocks, as ``writes.replace_evm_range`` records them.
+_OPEN_ROWS = "SELECT stream, block_number, reason, source FROM _import_open"
+
+
+def _open_blocks(
+    con: duckdb.DuckDBPyConnection, streams: list[writes.StreamRange]
+) -> dict[str, int]:
+    """Fill ``_import_open`` (stream, block_number, reason, source) from ``_import_rejects`` and
+    return each affected stream's first open block.
+
+    A rejected row opens its block in the streams it belongs to: a native row the native
+    stream, a token row its token's stream (every token stream when its token is unknown) and
+    ``erc20:*``, a row of the blocks dataset every stream. A row whose block number is unreadable
+    could be anywhere: it opens the stream's first block, so nothing of the range is covered.
+    Rows of blocks outside a stream's range (not in the blocks dataset) open nothing.
+    """
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _import_open AS
+        WITH s AS (
+            SELECT unnest($names) AS stream, unnest($tokens) AS token_address,
+                   unnest($firsts) AS first, unnest($lasts) AS last
+        ), hit AS (
+            SELECT s.stream, coalesce(r.block, s.first) AS block_number,
+                   CASE WHEN r.block IS NULL THEN 'block number unreadable, so no block of '
+                        || s.first || '-' || s.last || ' is known whole: ' || r.problem
+                        ELSE r.problem END AS reason,
+                   r.file || ':' || r.row AS source, r.file, r.row
+            FROM _import_rejects r JOIN s ON (
+                (r.role = 'blocks' AND r.block IS NOT NULL)
+                OR (r.role = 'native' AND s.stream = 'native')
+                OR (r.role = 'tokens' AND starts_with(s.stream, 'erc20:') AND (
+                    s.token_address IS NULL OR r.token_address IS NULL
+                    OR s.token_address = r.token_address
+                    OR r.token_address NOT IN (SELECT token_address FROM s
+                                               WHERE token_address IS NOT NULL))))
+            WHERE r.block IS NULL OR r.block BETWEEN s.first AND s.last
+        )
+        SELECT stream, block_number,
+               arg_min(reason, (file, row)) || CASE WHEN count(*) > 1
+                   THEN ' (and ' || (count(*) - 1) || ' more rejected rows)' ELSE '' END AS reason,
+               arg_min(source, (file, row)) AS source
+        FROM hit GROUP BY stream, block_number""",
+        {
+            "names": [s.stream for s in streams],
+            "tokens": [s.token_address for s in streams],
+            "firsts": [s.first for s in streams],
+            "lasts": [s.last for s in streams],
+        },
+    )
+    rows = con.execute(
+        "SELECT stream, min(block_number) FROM _import_open GROUP BY stream"
+    ).fetchall()
+    return {str(st): int(b) for st, b in rows}
 
 
 def _first_rejects(con: duckdb.DuckDBPyConnection, options: ImportOptions) -> list[Reject]:

@@ -1,14 +1,16 @@
 """Input files of a bulk import: expand paths, pick DuckDB's reader, list a file's columns.
 
 Every read goes through DuckDB's own readers (``read_parquet``, ``read_csv``, ``read_json``) with
-the file name passed as a query parameter, never formatted into SQL.
+the file name passed as a query parameter, never formatted into SQL. Text formats are read as text
+(CSV ``all_varchar``; JSON with every column declared VARCHAR, see :func:`as_text`): DuckDB's JSON
+type inference makes a column of large integers DOUBLE, which loses digits beyond 2^53.
 """
 
 from __future__ import annotations
 
 import glob
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -33,6 +35,8 @@ class InputFile:
 
     path: str
     kind: str
+    #: JSON only: the file's keys, each read as VARCHAR (JSON text of the value; integers exact).
+    text_columns: tuple[str, ...] = ()
 
     @property
     def text(self) -> bool:
@@ -45,6 +49,11 @@ class InputFile:
             return f"read_parquet({param}, file_row_number = true)"
         if self.kind == "csv":
             return f"read_csv({param}, header = true, all_varchar = true)"
+        if self.text_columns:
+            declared = ", ".join(
+                "'" + c.replace("'", "''") + "': 'VARCHAR'" for c in self.text_columns
+            )
+            return f"read_json({param}, format = 'newline_delimited', columns = {{{declared}}})"
         return f"read_json({param}, format = 'newline_delimited')"
 
 
@@ -95,11 +104,25 @@ def expand(paths: Sequence[str | Path]) -> list[InputFile]:
     return [found[k] for k in sorted(found)]
 
 
-def columns(con: duckdb.DuckDBPyConnection, f: InputFile) -> dict[str, str]:
-    """The file's columns and DuckDB types (lowercase names); a file DuckDB cannot read fails."""
+def _describe(con: duckdb.DuckDBPyConnection, f: InputFile) -> list[tuple[str, str]]:
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {f.reader()}", [f.path]).fetchall()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{f.path}: cannot be read as {f.kind}: {first}") from None
-    return {str(name).lower(): str(typ) for name, typ, *_ in rows}
+    return [(str(name), str(typ)) for name, typ, *_ in rows]
+
+
+def as_text(con: duckdb.DuckDBPyConnection, f: InputFile) -> InputFile:
+    """``f`` read with every column as text: a JSON file's keys are declared VARCHAR, so a number
+    arrives as its JSON text (an integer exactly as written, however large; a number with a
+    fraction or exponent as DuckDB prints the double it parsed, e.g. ``30000000.0``, ``1e+30``).
+    CSV is read as text already and Parquet keeps its declared types."""
+    if f.kind != "json" or f.text_columns:
+        return f
+    return replace(f, text_columns=tuple(name for name, _ in _describe(con, f)))
+
+
+def columns(con: duckdb.DuckDBPyConnection, f: InputFile) -> dict[str, str]:
+    """The file's columns and DuckDB types (lowercase names); a file DuckDB cannot read fails."""
+    return {name.lower(): typ for name, typ in _describe(con, f)}

@@ -6,13 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exposure.store.reads import OpenBlock
+
 #: Formats of ``exposure import transfers --format``.
 FORMATS = ("cryo", "ethereum-etl", "bitcoin-etl", "exposure")
 
 
 @dataclass(frozen=True)
 class Coverage:
-    """Blocks ``first..last`` of ``stream`` on ``chain`` are now complete in the store."""
+    """Blocks ``first..last`` of ``stream`` on ``chain`` are now complete in the store (a
+    stream with an open block is covered only below it)."""
 
     chain: str
     stream: str
@@ -67,5 +70,8 @@ class ImportResult:
     rejected: int = 0
     rejects_path: str | None = None
     coverage: tuple[Coverage, ...] = field(default_factory=tuple)
+    #: The first 20 blocks left open (a row of theirs rejected; not covered) and how many.
+    open_blocks: tuple[OpenBlock, ...] = field(default_factory=tuple)
+    opened: int = 0
     seconds: float = 0.0
 
