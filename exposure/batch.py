@@ -1,8 +1,9 @@
 """Screening a customer book: read a CSV of declared addresses, screen them all, write results.
 
-Hop distances come from the ``address_exposure`` table (multi-source walk from every labelled
-node, recomputed only when the graph changes), so a whole book is one join; value shares, when
-asked for, are computed per address by the residual-push kernel.
+Hop distances come from the hop tables kept with the cached graph (multi-source walk from
+every labelled node, computed once per graph), so a book is a binary search per address; value
+shares, when asked for, are computed per address by the residual-push kernel. Nothing is
+written to the store, so any number of batches and screens run at once.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import numpy as np
 import pyarrow as pa
 
 from .errors import ExposureError, InputError
+from .graph.cache import hop_table
 from .policy import Policy
 from .report.model import Exposure
-from .screening import Screener, ScreenOptions, detect_chain, display, node_id
-from .store import writes
+from .screening import Screener, ScreenOptions, detect_chain, display
 from .walk.drivers import batch_hops
 
 ADDRESS_HEADERS = ("address", "wallet", "wallet_address", "declared_address", "addr",
@@ -117,34 +118,17 @@ def read_book(path: Path, address_column: str | None = None) -> list[BookRow]:
     return out
 
 
-def _ensure_exposure_table(
-    screener: Screener, chain: str, max_hops: int
-) -> None:
-    con = screener.con
+def hop_tables(screener: Screener, chain: str, max_hops: int) -> dict[str, np.ndarray]:
+    """Per direction, the hops of every node to every category (uint8[n_nodes, n_cats], 255 =
+    none within ``max_hops``), from the multi-source walk, kept with the cached graph."""
     parts, _ = screener.graph(chain)
-    state = con.execute(
-        "SELECT graph_key, max_hops FROM address_exposure_state WHERE chain = ?", [chain]
-    ).fetchall()
-    if state and state[0][0] == parts.graph.key and state[0][1] == max_hops:
-        return
-    tables = []
-    categories = parts.graph.categories
-    for direction in ("in", "out"):
-        hops = batch_hops(parts.graph, direction, max_hops)
-        nodes, cats = np.nonzero(hops != 255)
-        tables.append(
-            pa.table(
-                {
-                    "address": parts.addresses.take(pa.array(nodes)),
-                    "category": pa.array(np.array(categories, dtype=object)[cats], pa.string()),
-                    "direction": pa.array([direction] * len(nodes), pa.string()),
-                    "hops": pa.array(hops[nodes, cats], pa.uint8()),
-                }
-            )
+    return {
+        direction: hop_table(
+            parts, direction, max_hops,
+            lambda d=direction: batch_hops(parts.graph, d, max_hops),
         )
-    writes.replace_address_exposure(
-        con, chain, parts.graph.key, max_hops, pa.concat_tables(tables)
-    )
+        for direction in ("in", "out")
+    }
 
 
 def screen_book(
@@ -173,42 +157,37 @@ def screen_book(
         results.append({**base, "address": display(chosen, normal), "chain": chosen})
         valid.append((len(results) - 1, chosen, normal))
 
+    # hops and "seen" per row from the graph's arrays: a binary search per address
+    hops: dict[int, dict[tuple[str, str], int]] = {}
+    seen: set[int] = set()
+    nodes: dict[int, int] = {}
     for chosen in sorted({c for _, c, _ in valid}):
         if chosen not in indexed:
             continue
-        _ensure_exposure_table(screener, chosen, opts.max_hops)
-    book = pa.table(
-        {
-            "i": pa.array([i for i, _, _ in valid], pa.int64()),
-            "chain": pa.array([c for _, c, _ in valid], pa.string()),
-            "address": pa.array([a for _, _, a in valid], pa.string()),
-        }
-    )
-    cur = con.cursor()
-    cur.register("_book", book)
-    found = cur.execute(
-        "SELECT b.i, e.category, e.direction, e.hops FROM _book b JOIN address_exposure e "
-        "ON e.chain = b.chain AND e.address = b.address"
-    ).fetchall()
-    seen = {
-        r[0]
-        for r in cur.execute(
-            "SELECT DISTINCT b.i FROM _book b JOIN transfers t ON t.chain = b.chain AND "
-            "(t.from_address = b.address OR t.to_address = b.address)"
-        ).fetchall()
-    }
-    cur.unregister("_book")
-    cur.close()
-    hops: dict[int, dict[tuple[str, str], int]] = {}
-    for i, category, direction, h in found:
-        hops.setdefault(i, {})[(category, direction)] = int(h)
+        parts, _ = screener.graph(chosen)
+        tables = hop_tables(screener, chosen, opts.max_hops)
+        categories = parts.graph.categories
+        for i, c, normal in valid:
+            if c != chosen:
+                continue
+            node = parts.node_of_address(normal)  # in entity mode: its cluster's node
+            if node is None:
+                continue
+            seen.add(i)
+            nodes[i] = node
+            row_hops = {}
+            for direction, table in tables.items():
+                for k, h in enumerate(table[node]):
+                    if h != 255:
+                        row_hops[(categories[k], direction)] = int(h)
+            hops[i] = row_hops
 
-    for done, (i, chosen, normal) in enumerate(valid, start=1):
+    for done, (i, chosen, _normal) in enumerate(valid, start=1):
         row_hops = hops.get(i, {})
         shares: dict[tuple[str, str], float] = {}
         if opts.with_shares and row_hops and chosen in indexed:
-            parts, walker = screener.graph(chosen)
-            node = node_id(parts.addresses, normal)
+            _, walker = screener.graph(chosen)
+            node = nodes.get(i)
             if node is not None:
                 for direction in ("in", "out"):
                     got = walker.shares(node, direction, opts.max_hops, opts.share_tolerance)

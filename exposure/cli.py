@@ -636,7 +636,6 @@ def screen_command(
     Exit codes: 0 screened, 1 the --graph picture could not be written, 2 malformed address
     or option, 3 rating reached --fail-on.
     """
-    from .explore import check_picture_path, save_graph
     from .policy import load_policy
     from .report.render import render
     from .screening import Screener, ScreenOptions, open_store
@@ -646,6 +645,8 @@ def screen_command(
     if lang not in ("en", "zh"):
         raise InputError(f"--lang must be en or zh, got {lang!r}")
     if graph is not None:
+        from .explore import check_picture_path  # plotting stack only when a picture is asked
+
         check_picture_path(graph)  # before the work: a PNG without a converter fails now
     rules = load_policy(policy)
     if fail_on is not None:
@@ -667,6 +668,8 @@ def screen_command(
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if graph is not None:
+        from .explore import save_graph
+
         save_graph(report, graph, lang=lang)
         err.print(f"evidence graph written to {graph}")
     if fail_on is not None and rules.rank(report.rating.level) >= rules.rank(fail_on):
@@ -704,7 +707,7 @@ def batch_command(
     options = ScreenOptions(
         max_hops=max_hops, with_shares=shares, settings=_settings(degree_cap, None, None, None)
     )
-    con = open_store(db, write=True)
+    con = open_store(db)
     try:
         with Progress(
             TextColumn("[bold]screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -25,6 +25,10 @@ class StoreError(ExposureError):
     exit_code = 4
 
 
+class StoreBusy(StoreError):
+    """The store is locked by another process (DuckDB: one writer, or several readers)."""
+
+
 class RpcError(ExposureError):
     """A node could not be reached or kept failing after retries.
 

@@ -14,12 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from .addresses import EVM_CHAINS, checksum, normalize_bitcoin, normalize_evm
-from .errors import InputError
-from .graph.build import GraphParts
+from .errors import InputError, StoreBusy
+from .graph.build import GraphParts, activity_times, edge_evidence
 from .graph.cache import graph_for
 from .graph.clusters import cluster_data_key, ensure_clusters
 from .graph.settings import GraphSettings
@@ -139,12 +137,15 @@ class Screener:
         return chain.startswith("bitcoin") if wanted is None else wanted and (
             chain.startswith("bitcoin"))
 
+    def graph_settings(self, chain: str) -> GraphSettings:
+        """The graph filters used for ``chain`` (entity mode on for Bitcoin by default)."""
+        return replace(self.options.settings, entities=self.uses_entities(chain))
+
     def graph(self, chain: str) -> tuple[GraphParts, Walker]:
         """The (cached) graph and a walker over it."""
         if chain not in self._graphs:
-            settings = replace(self.options.settings, entities=self.uses_entities(chain))
             parts, _ = graph_for(
-                self.con, database_file(self.con), chain, settings,
+                self.con, database_file(self.con), chain, self.graph_settings(chain),
                 tuple(self.options.categories),
             )
             self._graphs[chain] = (parts, Walker(parts.graph))
@@ -198,33 +199,27 @@ class Screener:
         return self._decimals[key]
 
     def activity(self, chain: str, address: str) -> Activity:
-        """First/last seen and per-asset volumes of ``address`` (from the transfers view)."""
-        rows = self.con.execute(
-            """
-            SELECT asset, dir, count(*), sum(amount), min(block_time), max(block_time)
-            FROM (
-                SELECT asset, 'in' AS dir, amount, block_time FROM transfers
-                WHERE chain = $c AND to_address = $a
-                UNION ALL
-                SELECT asset, 'out', amount, block_time FROM transfers
-                WHERE chain = $c AND from_address = $a
-            ) GROUP BY 1, 2 ORDER BY 1, 2
-            """,
-            {"c": chain, "a": address},
-        ).fetchall()
+        """First/last seen and per-asset volumes of ``address`` (from the graph's activity
+        arrays: every transfer of the address, no filters; nothing is scanned)."""
         rng = self.indexed_range(chain)
-        if not rows:
+        if chain not in self.indexed_chains():
             return Activity(seen=False, indexed_range=rng)
+        parts, _ = self.graph(chain)
+        row = parts.address_index(address)
+        if row is None:
+            return Activity(seen=False, indexed_range=rng)
+        act = parts.activity
+        lo, hi = int(act.ptr[row]), int(act.ptr[row + 1])
         settings = self.options.settings
         assets = tuple(
-            AssetActivity(asset, d, int(n), float(s or 0), float(s or 0) * settings.price(asset))
-            for asset, d, n, s, _, _ in rows
+            AssetActivity(act.assets[int(act.asset[k])], ("in", "out")[int(act.direction[k])],
+                          int(act.count[k]), float(act.amount[k]),
+                          float(act.amount[k]) * settings.price(act.assets[int(act.asset[k])]))
+            for k in range(lo, hi)
         )
-        first = min(r[4] for r in rows if r[4] is not None)
-        last = max(r[5] for r in rows if r[5] is not None)
         return Activity(
-            seen=True, first_seen=first.isoformat(), last_seen=last.isoformat(), assets=assets,
-            indexed_range=rng,
+            seen=True, first_seen=activity_times(int(act.first[row])),
+            last_seen=activity_times(int(act.last[row])), assets=assets, indexed_range=rng,
         )
 
     def cluster_of(self, chain: str, address: str) -> dict | None:
@@ -311,7 +306,7 @@ class Screener:
             if self.uses_entities(chosen):
                 cluster = self.cluster_of(chosen, normal)
                 key = cluster["cluster"] if cluster else normal
-            node = node_id(parts.addresses, key)
+            node = parts.node_of(key)
             if node is not None and activity.seen:
                 g = parts.graph
                 activity = replace(
@@ -362,7 +357,7 @@ class Screener:
             if hit.hops is None or hit.node is None:
                 continue
             category = hit.category
-            endpoint = parts.addresses[hit.node].as_py()
+            endpoint = parts.node_address(hit.node)
             entities = self.uses_entities(chain)
             info = self.endpoint_label(chain, endpoint, category, entities=entities)
             if entities and info.get("member"):
@@ -396,7 +391,7 @@ class Screener:
                 path=tuple(self._hops(chain, parts, hit.path_edges)),
             )
         met = [
-            StopNode(display(chain, parts.addresses[s].as_py()), direction,
+            StopNode(display(chain, parts.node_address(s)), direction,
                      int(graph.out_indptr[s + 1] - graph.out_indptr[s]
                          + graph.in_indptr[s + 1] - graph.in_indptr[s]))
             for s in walk.stop_nodes
@@ -404,38 +399,32 @@ class Screener:
         return out, met
 
     def _hops(self, chain: str, parts: GraphParts, edges: Sequence[int]) -> list[Hop]:
-        ev = parts.evidence
+        found = edge_evidence(self.con, parts, self.graph_settings(chain), list(edges))
         hops = []
         for e in edges:
-            row = {name: ev[name][int(e)].as_py() for name in ev.column_names}
-            asset = row["rep_asset"]
-            raw = row["rep_amount"]
+            row = found[int(e)]
+            asset = row["asset"]
+            raw = row["amount"]
             hops.append(
                 Hop(
-                    from_address=display(chain, row["rep_from"]),
-                    to_address=display(chain, row["rep_to"]),
-                    tx_hash=row["rep_tx"],
-                    block_number=int(row["rep_block"]),
-                    block_time=dt.datetime.fromtimestamp(row["rep_time"], dt.UTC).isoformat(),
+                    from_address=display(chain, row["from"]),
+                    to_address=display(chain, row["to"]),
+                    tx_hash=row["tx"],
+                    block_number=int(row["block"]),
+                    block_time=dt.datetime.fromtimestamp(row["time"], dt.UTC).isoformat(),
                     asset=asset,
                     amount=int(raw) / 10 ** self.decimals(chain, asset),
                     amount_raw=raw,
-                    log_index=row["rep_log_index"],
-                    trace_address=row["rep_trace_address"]
-                    if row["rep_log_index"] is None and row["rep_vout"] is None
+                    log_index=row["log_index"],
+                    trace_address=row["trace_address"]
+                    if row["log_index"] is None and row["vout"] is None
                     else None,
-                    vout=row["rep_vout"],
-                    edge_transfers=int(row["transfers"]),
-                    edge_value=float(row["value"]),
+                    vout=row["vout"],
+                    edge_transfers=int(parts.edge_count[int(e)]),
+                    edge_value=float(parts.graph.edge_value[int(e)]),
                 )
             )
         return hops
-
-
-def node_id(addresses: pa.Array, address: str) -> int | None:
-    """The node id of ``address`` in a graph's address column, or None."""
-    index = pc.index(addresses, pa.scalar(address, pa.string())).as_py()
-    return None if index < 0 else int(index)
 
 
 def bitcoin_chains(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -458,23 +447,43 @@ def clusters_current(con: duckdb.DuckDBPyConnection) -> bool:
     return True
 
 
+#: How long a screen waits for another process's short write (e.g. a first screen loading the
+#: shipped label packs) before it gives up.
+LOCK_WAIT_SECONDS = 15.0
+
+
 def open_store(db: str | Path | None = None, *, write: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the store for screening: read-only (so many screens can run at once) unless
-    ``write``; the shipped label packs are loaded first if the store lacks them."""
+    """Open the store for screening, read-only, so any number of screens and batches run at once
+    (screening never writes: what it derives lives in the graph cache).
+
+    Once, when the store lacks the current shipped label packs or Bitcoin clusters, they are
+    written first; if other processes are reading the store at that moment the screen goes on
+    with the data as it is (the report's data state names the packs used). ``write`` returns a
+    writable connection instead (for callers that write labels themselves).
+    """
     from .store import connect
 
-    con = connect(db, read_only=True)
-    if shipped_current(con) and clusters_current(con) and not write:
+    con = connect(db, read_only=True, wait=LOCK_WAIT_SECONDS)
+    if not write and shipped_current(con) and clusters_current(con):
         return con
     con.close()
-    con = connect(db)
-    ensure_shipped(con)
-    for chain in bitcoin_chains(con):
-        ensure_clusters(con, chain)
+    try:
+        con = connect(db, wait=LOCK_WAIT_SECONDS if write else 1.0)
+    except StoreBusy:
+        if write:
+            raise
+        return connect(db, read_only=True, wait=LOCK_WAIT_SECONDS)
+    try:
+        ensure_shipped(con)
+        for chain in bitcoin_chains(con):
+            ensure_clusters(con, chain)
+    except BaseException:
+        con.close()
+        raise
     if write:
         return con
     con.close()
-    return connect(db, read_only=True)
+    return connect(db, read_only=True, wait=LOCK_WAIT_SECONDS)
 
 
 def screen(

@@ -103,3 +103,21 @@ def exposure_world(tmp_path_factory):
         assert report.failed_files == (), report.problems
         con.close()
     return db, s
+
+
+def comparable_rows(con, table: str, *, ordered: bool = True) -> list[tuple]:
+    """A table's rows for comparing two stores: address ids are store-local (their order
+    depends on what was written first), so they are checked against ``addresses`` here and
+    left out of the rows."""
+    from exposure.store.schema import ADDRESS_TABLES
+
+    order = " ORDER BY ALL" if ordered else ""
+    if table not in ADDRESS_TABLES:
+        return con.execute(f"SELECT * FROM {table}{order}").fetchall()
+    wrong = con.execute(
+        f"SELECT count(*) FROM {table} t LEFT JOIN addresses f ON f.chain = t.chain "
+        f"AND f.id = t.from_id LEFT JOIN addresses d ON d.chain = t.chain AND d.id = t.to_id "
+        f"WHERE f.address IS DISTINCT FROM t.from_address OR d.address IS DISTINCT FROM t.to_address"
+    ).fetchall()[0][0]
+    assert wrong == 0, f"{table}: {wrong} rows whose address ids do not match their addresses"
+    return con.execute(f"SELECT * EXCLUDE (from_id, to_id) FROM {table}{order}").fetchall()

@@ -29,6 +29,7 @@ from exposure.indexers.evm import IndexSettings, index_evm
 from exposure.indexers.evm.logs import TRANSFER_TOPIC
 from exposure.indexers.rpc import RpcClient
 from exposure.store import connect
+from tests.conftest import comparable_rows
 from tests.proxy import FAULT_KINDS, ProxyRules, RpcProxy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,7 +112,7 @@ def table_rows(db: Path, tables: Sequence[str]) -> dict[str, Counter]:
     """Every row of ``tables`` (and the checkpoints' ranges) as multisets."""
     con = connect(db)
     try:
-        out = {t: Counter(con.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+        out = {t: Counter(comparable_rows(con, t, ordered=False)) for t in tables}
         out["checkpoints"] = Counter(
             con.execute("SELECT chain, stream, first_block, last_block FROM checkpoints").fetchall()
         )
@@ -288,7 +289,7 @@ def committed_prefix(db: Path, reference: dict[str, Counter]) -> tuple[bool, boo
         return False, False
     try:
         cps = dict(con.execute("SELECT stream, last_block FROM checkpoints").fetchall())
-        got = {t: Counter(con.execute(f"SELECT * FROM {t}").fetchall()) for t in EVM_TABLES}
+        got = {t: Counter(comparable_rows(con, t, ordered=False)) for t in EVM_TABLES}
     finally:
         con.close()
     top = max(cps.values(), default=-1)

@@ -25,7 +25,8 @@ from tests.etl_tools import tool_venv
 from tests.proxy import ProxyRules, RpcProxy
 
 ETL_REQUIREMENTS = ["ethereum-etl==2.4.2"]
-TRANSFERS = "SELECT * FROM transfers ORDER BY ALL"
+# address ids are per store (their order depends on what was written first): compare the text
+TRANSFERS = "SELECT * EXCLUDE (from_id, to_id) FROM transfers ORDER BY ALL"
 BLOCKS = "SELECT chain, number, hash, parent_hash, timestamp FROM blocks ORDER BY ALL"
 COVERAGE = "SELECT chain, stream, first_block, last_block FROM checkpoints ORDER BY ALL"
 

@@ -14,7 +14,7 @@ import pytest
 from exposure.cli import app
 from exposure.devchain import seed_scenario
 from exposure.store import connect
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, comparable_rows, run_cli
 from tests.proxy import RpcProxy
 
 
@@ -142,7 +142,7 @@ def test_credentials_never_reach_output_or_database(anvil, chain, tmp_path):
 def _dump(db):
     con = connect(db)
     out = [
-        con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        comparable_rows(con, t)
         for t in ("blocks", "token_transfers", "native_transfers")
     ]
     out.append(

@@ -16,6 +16,7 @@ from exposure.errors import InputError, RpcError
 from exposure.indexers.evm import IndexSettings, index_evm
 from exposure.indexers.rpc import RpcClient
 from exposure.store import connect
+from tests.conftest import comparable_rows
 from tests.proxy import ProxyRules, RpcProxy
 
 
@@ -77,7 +78,7 @@ def expected_native(s: Scenario, *, internal: bool = True) -> Counter:
 def all_rows(db) -> dict[str, list]:
     con = connect(db)
     out = {
-        table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+        table: comparable_rows(con, table)
         for table in ("blocks", "token_transfers", "native_transfers")
     }
     out["checkpoints"] = con.execute(

@@ -1,73 +1,172 @@
-"""Build a chain's graph from the store: filter and aggregate in SQL, CSR by counting sort.
+"""Build a chain's graph from the store: aggregate over integer address ids in SQL, CSR in numpy.
 
-Edges are aggregated per ordered pair of addresses over the transfers that pass the filters of
-:class:`GraphSettings`. Each edge keeps its summed value, first/last time, transfer count and
-one representative transfer (the earliest) as evidence.
+Nodes are every address with a transfer on the chain (or, in entity mode, every cluster of
+them), numbered in address order: node ids, and so the walk's tie rule, do not depend on the
+order addresses were first stored. An edge ``u -> v`` aggregates the transfers that pass the
+one edge predicate (:func:`edge_predicate_sql`, the filters of :class:`GraphSettings`); it keeps
+its summed value, first/last time, transfer count and the block of its representative transfer
+(the earliest by block, position, transaction), from which a screen fetches the evidence.
+
+Besides the CSR the build keeps what a screen needs without touching ``transfers``: each
+address's activity (first/last seen, counts and volumes per asset and direction).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from exposure.store import transaction
 
 from .csr import Graph, csr_from_edges
 from .settings import GraphSettings
 
-#: Columns of the per-edge evidence table (row = edge id).
-EVIDENCE_COLUMNS = (
-    "src", "dst", "value", "transfers", "first_time", "last_time",
-    "rep_block", "rep_tx", "rep_log_index", "rep_trace_address", "rep_vout", "rep_from",
-    "rep_to", "rep_asset", "rep_amount",
-    "rep_time",
-)
+#: Direction codes of the activity arrays.
+IN, OUT = 0, 1
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Per-address activity, rows sorted by address (see :class:`GraphParts`).
+
+    ``first``/``last`` int64[n_addr] are microseconds since the epoch (``NO_TIME`` if unknown);
+    rows ``ptr[i]:ptr[i+1]`` of ``asset`` (int32 index into ``assets``), ``direction`` (uint8,
+    ``IN``/``OUT``), ``count`` (int64) and ``amount`` (float64, in token units) are address
+    ``i``'s per-asset, per-direction totals over all its transfers (no filters).
+    """
+
+    assets: tuple[str, ...]
+    first: np.ndarray
+    last: np.ndarray
+    ptr: np.ndarray
+    asset: np.ndarray
+    direction: np.ndarray
+    count: np.ndarray
+    amount: np.ndarray
+
+
+NO_TIME = np.iinfo(np.int64).min
 
 
 @dataclass(frozen=True)
 class GraphParts:
-    """A built graph with its node addresses (id order) and per-edge evidence."""
+    """A built (or memory-mapped) graph with what screening needs beside the CSR.
+
+    Attributes
+    ----------
+    graph : Graph
+    addr_text : ndarray of bytes (``S<w>``), [n_addr], ascending
+        Every address with a transfer on the chain.
+    addr_id : int64[n_addr]
+        Its id in the store's ``addresses`` table.
+    addr_node : int64[n_addr] or None
+        The node of each address (entity mode); None when nodes are the addresses themselves
+        (node ``i`` is ``addr_text[i]``).
+    node_text : ndarray of bytes, [n_nodes], ascending, or None
+        Entity mode: the cluster (or lone address) each node stands for; None: ``addr_text``.
+    edge_count : int64[n_edges]
+        Transfers aggregated into each edge.
+    edge_rep_block : int64[n_edges]
+        Block of each edge's representative (earliest) transfer.
+    edge_rep_from, edge_rep_to : int64[n_edges] or None
+        Entity mode: store ids of that transfer's sender and recipient (else the edge's nodes').
+    activity : Activity
+    """
 
     graph: Graph
-    addresses: pa.Array
-    evidence: pa.Table
+    addr_text: np.ndarray
+    addr_id: np.ndarray
+    addr_node: np.ndarray | None
+    node_text: np.ndarray | None
+    edge_count: np.ndarray
+    edge_rep_block: np.ndarray
+    edge_rep_from: np.ndarray | None
+    edge_rep_to: np.ndarray | None
+    activity: Activity
+    extra: dict = field(default_factory=dict, compare=False)
+
+    # -- lookups -------------------------------------------------------------------------------
+    def address_index(self, address: str) -> int | None:
+        """Row of ``address`` in ``addr_text`` (binary search), or None."""
+        return _find(self.addr_text, address)
+
+    def node_of(self, key: str) -> int | None:
+        """Node id of an address (or, in entity mode, a cluster representative), or None."""
+        if self.node_text is None:
+            return _find(self.addr_text, key)
+        return _find(self.node_text, key)
+
+    def node_of_address(self, address: str) -> int | None:
+        """Node id of ``address`` (in entity mode, of its cluster), or None."""
+        i = self.address_index(address)
+        if i is None or self.addr_node is None:
+            return i
+        return int(self.addr_node[i])
+
+    def node_address(self, node: int) -> str:
+        """The address (or cluster) node ``node`` stands for."""
+        text = self.addr_text if self.node_text is None else self.node_text
+        return bytes(text[node]).decode()
+
+    def store_id_of(self, address: str) -> int | None:
+        """The store id of ``address``, or None if it has no transfer on this chain."""
+        i = self.address_index(address)
+        return None if i is None else int(self.addr_id[i])
+
+    def edge_endpoints(self, edge: int) -> tuple[int, int]:
+        """Store ids of the sender and recipient of ``edge``'s representative transfer."""
+        if self.edge_rep_from is not None and self.edge_rep_to is not None:
+            return int(self.edge_rep_from[edge]), int(self.edge_rep_to[edge])
+        g = self.graph
+        src = int(np.searchsorted(g.out_indptr, edge, side="right") - 1)
+        return int(self.addr_id[src]), int(self.addr_id[int(g.out_indices[edge])])
 
 
-def _filtered_edges_sql(entities: bool) -> str:
-    src = "coalesce(cf.cluster, t.from_address)" if entities else "t.from_address"
-    dst = "coalesce(ct.cluster, t.to_address)" if entities else "t.to_address"
-    joins = (
-        "LEFT JOIN btc_clusters cf ON cf.chain = t.chain AND cf.address = t.from_address "
-        "LEFT JOIN btc_clusters ct ON ct.chain = t.chain AND ct.address = t.to_address"
-        if entities else ""
-    )
-    return f"""
-    SELECT {src} AS f, {dst} AS d,
-           sum(t.amount * p.price) AS value,
-           count(*) AS transfers,
-           min(epoch(t.block_time))::BIGINT AS first_time,
-           max(epoch(t.block_time))::BIGINT AS last_time,
-           min({{'b': t.block_number, 'i': coalesce(t.log_index, 0),
-                'ta': coalesce(t.trace_address, ''), 'tx': t.tx_hash,
-                'li': t.log_index, 'vo': t.vout, 'asset': t.asset,
-                'amount': coalesce(CAST(t.amount_raw AS VARCHAR),
-                                   CAST(t.amount_raw_big AS VARCHAR)),
-                'ts': epoch(t.block_time)::BIGINT, 'fa': t.from_address,
-                'da': t.to_address}}) AS rep
-    FROM transfers t
-    JOIN _graph_assets p ON p.asset = t.asset
-    {joins}
-    WHERE t.chain = $chain
-      AND {src} <> {dst}
-      AND (t.amount_raw > 0 OR t.amount_raw_big IS NOT NULL)
-      AND t.amount >= p.dust
-      AND ($start IS NULL OR t.block_time >= $start)
-      AND ($end IS NULL OR t.block_time <= $end)
-    GROUP BY 1, 2
+def _find(sorted_text: np.ndarray, key: str) -> int | None:
+    if not sorted_text.shape[0]:
+        return None
+    raw = key.encode()
+    if len(raw) > sorted_text.dtype.itemsize or b"\x00" in raw:
+        return None
+    probe = np.array(raw, dtype=sorted_text.dtype)
+    i = int(np.searchsorted(sorted_text, probe))
+    if i < sorted_text.shape[0] and sorted_text[i] == probe:
+        return i
+    return None
+
+
+def edge_predicate_sql(alias: str = "t") -> str:
+    """The one edge predicate: which transfers of ``transfers`` (as ``alias``) make edges.
+
+    Parameters ``$chain``, ``$start``, ``$end`` and a registered table ``_graph_assets(asset,
+    price, dust)`` of the tracked assets (untracked tokens never make an edge). Zero-value and
+    dust transfers, and transfers outside the time window, never do either.
     """
+    t = alias
+    return f"""{t}.chain = $chain
+      AND (({t}.amount_raw > 0) OR {t}.amount_raw_big IS NOT NULL)
+      AND {t}.amount >= p.dust
+      AND ($start IS NULL OR {t}.block_time >= $start)
+      AND ($end IS NULL OR {t}.block_time <= $end)"""
+
+
+#: The representative transfer of an edge: the least of this key (block, position, tx, ...).
+_REP_KEY = (
+    "{'b': t.block_number, 'i': coalesce(t.log_index, 0), 'ta': coalesce(t.trace_address, ''),"
+    " 'tx': t.tx_hash, 'li': t.log_index, 'vo': t.vout, 'asset': t.asset,"
+    " 'amount': coalesce(CAST(t.amount_raw AS VARCHAR), CAST(t.amount_raw_big AS VARCHAR)),"
+    " 'ts': epoch(t.block_time)::BIGINT, 'fa': t.from_address, 'da': t.to_address}"
+)
+REP_ORDER_SQL = (
+    "coalesce(t.log_index, 0), coalesce(t.trace_address, ''), t.tx_hash, t.log_index, t.vout, "
+    "t.asset, coalesce(CAST(t.amount_raw AS VARCHAR), CAST(t.amount_raw_big AS VARCHAR)), "
+    "epoch(t.block_time)::BIGINT, t.from_address, t.to_address"
+)
 
 
 def tracked_assets(con: duckdb.DuckDBPyConnection, chain: str) -> list[str]:
@@ -80,6 +179,176 @@ def tracked_assets(con: duckdb.DuckDBPyConnection, chain: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def asset_params(assets: list[str], settings: GraphSettings) -> pa.Table:
+    """The ``_graph_assets`` table of :func:`edge_predicate_sql`."""
+    return pa.table(
+        {
+            "asset": pa.array(assets, pa.string()),
+            "price": pa.array([settings.price(a) for a in assets], pa.float64()),
+            "dust": pa.array([settings.dust(a) for a in assets], pa.float64()),
+        }
+    )
+
+
+def _fixed_text(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """ASCII text as a fixed-width bytes array (``S<w>``, w = the longest value)."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    arr = arr.cast(pa.large_string())
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dtype="S1")
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + n + 1]
+    lengths = np.diff(offsets)
+    width = int(lengths.max()) or 1
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    if arr.null_count == 0 and int(lengths.min()) == width:
+        return data[offsets[0]: offsets[-1]].copy().view(f"S{width}")
+    return arr.to_numpy(zero_copy_only=False).astype(f"S{width}")
+
+
+def _activity(cur: duckdb.DuckDBPyConnection, chain: str) -> tuple[np.ndarray, Activity]:
+    """Every address id with a transfer on ``chain`` (ascending) and its activity, rows in id
+    order for now (:func:`_in_address_order` reorders them); aggregated in numpy from one scan
+    of the integer and numeric columns."""
+    rows = cur.sql(
+        "SELECT from_id, to_id, asset, amount, epoch_us(block_time) AS us "
+        "FROM transfers WHERE chain = $chain",
+        params={"chain": chain},
+    ).to_arrow_table()
+    encoded = rows["asset"].combine_chunks().dictionary_encode()
+    names = [str(x) for x in encoded.dictionary.to_pylist()]
+    ranked = sorted(names)
+    rank = np.array([ranked.index(x) for x in names], dtype=np.int64)
+    n_assets = max(len(names), 1)
+    asset = rank[encoded.indices.to_numpy(zero_copy_only=False)] if names else np.zeros(0, np.int64)
+    f = rows["from_id"].to_numpy()
+    d = rows["to_id"].to_numpy()
+    amount = np.nan_to_num(rows["amount"].to_numpy(zero_copy_only=False).astype(np.float64))
+    us = pc.fill_null(rows["us"], NO_TIME).to_numpy()
+    max_id = int(max(f.max(), d.max())) if f.shape[0] else 0
+    present = np.zeros(max_id + 1, dtype=np.bool_)
+    present[f] = True
+    present[d] = True
+    ids = np.flatnonzero(present).astype(np.int64)
+    # one bin per (id, asset, direction): direction 0 = in (recipient), 1 = out (sender)
+    keys = np.concatenate([(d * n_assets + asset) * 2 + IN, (f * n_assets + asset) * 2 + OUT])
+    weights = np.concatenate([amount, amount])
+    span = (max_id + 1) * n_assets * 2
+    if span <= 4 * keys.shape[0] + 1024:
+        counts = np.bincount(keys, minlength=span)
+        used = np.flatnonzero(counts)
+        sums = np.bincount(keys, weights=weights, minlength=span)[used]
+        counts = counts[used]
+    else:  # many assets (--all-tokens): sparse bins
+        used, inverse = np.unique(keys, return_inverse=True)
+        counts = np.bincount(inverse)
+        sums = np.bincount(inverse, weights=weights)
+    bin_id = used // (n_assets * 2)
+    known = us != NO_TIME
+    both = np.concatenate([f[known], d[known]])
+    both_t = np.concatenate([us[known], us[known]])
+    position = np.full(max_id + 1, -1, dtype=np.int64)
+    position[ids] = np.arange(ids.shape[0], dtype=np.int64)
+    first = np.full(ids.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(ids.shape[0], NO_TIME, dtype=np.int64)
+    np.minimum.at(first, position[both], both_t)
+    np.maximum.at(last, position[both], both_t)
+    first[first == np.iinfo(np.int64).max] = NO_TIME
+    row_addr = position[bin_id]
+    ptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_addr, minlength=ids.shape[0]), out=ptr[1:])
+    return ids, Activity(
+        assets=tuple(ranked),
+        first=first,
+        last=last,
+        ptr=ptr,
+        asset=((used // 2) % n_assets).astype(np.int32),
+        direction=(used % 2).astype(np.uint8),
+        count=counts.astype(np.int64),
+        amount=sums.astype(np.float64),
+    )
+
+
+def _in_address_order(activity: Activity, order: np.ndarray) -> Activity:
+    """``activity`` (rows per address in id order) with its addresses permuted by ``order``
+    (``order[i]`` = old position of the i-th address in address order)."""
+    sizes = np.diff(activity.ptr)[order]
+    ptr = np.zeros(order.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=ptr[1:])
+    starts = activity.ptr[:-1][order]
+    take = np.repeat(starts - ptr[:-1], sizes) + np.arange(int(ptr[-1]), dtype=np.int64)
+    return Activity(
+        assets=activity.assets,
+        first=np.ascontiguousarray(activity.first[order]),
+        last=np.ascontiguousarray(activity.last[order]),
+        ptr=ptr,
+        asset=np.ascontiguousarray(activity.asset[take]),
+        direction=np.ascontiguousarray(activity.direction[take]),
+        count=np.ascontiguousarray(activity.count[take]),
+        amount=np.ascontiguousarray(activity.amount[take]),
+    )
+
+
+_EDGE_COLUMNS = {
+    "value": np.float64, "transfers": np.int64, "first_time": np.int64, "last_time": np.int64,
+    "rep_block": np.int64, "rep_from": np.int64, "rep_to": np.int64,
+}
+
+
+def _edges(
+    cur: duckdb.DuckDBPyConnection, chain: str, entities: bool, node_of_id: np.ndarray,
+    n_nodes: int, params: dict,
+) -> dict[str, np.ndarray]:
+    """The aggregated edges, sorted by (src, dst) node: arrays ``src``, ``dst`` and the
+    ``_EDGE_COLUMNS`` (``rep_from``/``rep_to`` in entity mode only).
+
+    Addresses: grouped by address ids in SQL, mapped to nodes and sorted in numpy (two stable
+    counting sorts). Entity mode: clusters merge ids, so ids are mapped to nodes in SQL first
+    (through the registered ``_graph_ids(id, node)``).
+    """
+    aggregates = """sum(t.amount * p.price) AS value,
+                   count(*) AS transfers,
+                   min(epoch(t.block_time))::BIGINT AS first_time,
+                   max(epoch(t.block_time))::BIGINT AS last_time,
+                   min(t.block_number)::BIGINT AS rep_block"""
+    if entities:
+        table = cur.sql(
+            f"""SELECT f.node AS src, d.node AS dst, {aggregates},
+                   arg_min(t.from_id, {_REP_KEY}) AS rep_from,
+                   arg_min(t.to_id, {_REP_KEY}) AS rep_to
+            FROM transfers t
+            JOIN _graph_assets p ON p.asset = t.asset
+            JOIN _graph_ids f ON f.id = t.from_id
+            JOIN _graph_ids d ON d.id = t.to_id
+            WHERE {edge_predicate_sql("t")} AND f.node <> d.node
+            GROUP BY 1, 2""",
+            params=params,
+        ).to_arrow_table()
+        src = table["src"].to_numpy().astype(np.int64)
+        dst = table["dst"].to_numpy().astype(np.int64)
+    else:
+        table = cur.sql(
+            f"""SELECT t.from_id AS f, t.to_id AS d, {aggregates}
+            FROM transfers t
+            JOIN _graph_assets p ON p.asset = t.asset
+            WHERE {edge_predicate_sql("t")} AND t.from_id <> t.to_id
+            GROUP BY 1, 2""",
+            params=params,
+        ).to_arrow_table()
+        src = node_of_id[table["f"].to_numpy()]
+        dst = node_of_id[table["d"].to_numpy()]
+    # (src, dst) order: a stable counting sort by dst, then one by src
+    _, _, by_dst = csr_from_edges(n_nodes, dst, src)
+    _, _, by_src = csr_from_edges(n_nodes, src[by_dst], dst[by_dst])
+    order = by_dst[by_src]
+    out = {"src": np.ascontiguousarray(src[order]), "dst": np.ascontiguousarray(dst[order])}
+    for name, dtype in _EDGE_COLUMNS.items():
+        if name in table.column_names:
+            column = table[name].to_numpy()
+            out[name] = np.ascontiguousarray(column[order], dtype=dtype)
+    return out
+
+
 def build_graph(
     con: duckdb.DuckDBPyConnection,
     chain: str,
@@ -88,63 +357,61 @@ def build_graph(
     *,
     key: str = "",
 ) -> GraphParts:
-    """Build the CSR graph of ``chain`` with labelled and stop nodes flagged."""
+    """Build the CSR graph of ``chain`` with labelled and stop nodes flagged (read-only)."""
     assets = tracked_assets(con, chain)
-    params = pa.table(
-        {
-            "asset": pa.array(assets, pa.string()),
-            "price": pa.array([settings.price(a) for a in assets], pa.float64()),
-            "dust": pa.array([settings.dust(a) for a in assets], pa.float64()),
-        }
-    )
     start, end = settings.window()
+    entities = settings.entities
     cur = con.cursor()
     try:
-        cur.register("_graph_assets", params)
+        cur.register("_graph_assets", asset_params(assets, settings))
         with transaction(cur):
-            edges_sql = _filtered_edges_sql(settings.entities)
-            cur.execute(
-                f"CREATE OR REPLACE TEMP TABLE _graph_e AS {edges_sql}",
-                {"chain": chain, "start": start, "end": end},
+            ids, activity = _activity(cur, chain)
+            cur.register("_graph_seen", pa.table({"id": ids}))
+            member = "coalesce(k.cluster, a.address)" if entities else "a.address"
+            cluster_join = (
+                "LEFT JOIN btc_clusters k ON k.chain = a.chain AND k.address = a.address"
+                if entities else ""
             )
-            cur.execute(
-                "CREATE OR REPLACE TEMP TABLE _graph_nodes AS "
-                "SELECT address, (row_number() OVER (ORDER BY address) - 1)::INTEGER AS id FROM "
-                "(SELECT f AS address FROM _graph_e UNION SELECT d FROM _graph_e)"
-            )
-            addresses = cur.sql(
-                "SELECT address FROM _graph_nodes ORDER BY id"
-            ).to_arrow_table()["address"].combine_chunks()
-            edges = cur.sql(
-                """SELECT a.id AS src, b.id AS dst, e.value, e.transfers, e.first_time,
-                          e.last_time, e.rep.b AS rep_block, e.rep.tx AS rep_tx,
-                          e.rep.li AS rep_log_index, e.rep.ta AS rep_trace_address,
-                          e.rep.vo AS rep_vout, e.rep.fa AS rep_from, e.rep.da AS rep_to,
-                          e.rep.asset AS rep_asset, e.rep.amount AS rep_amount,
-                          e.rep.ts AS rep_time
-                   FROM _graph_e e
-                   JOIN _graph_nodes a ON a.address = e.f
-                   JOIN _graph_nodes b ON b.address = e.d
-                   ORDER BY src, dst"""
+            addr = cur.sql(
+                f"""SELECT a.id, a.address, {member} AS entity
+                FROM addresses a {cluster_join}
+                SEMI JOIN _graph_seen s ON s.id = a.id
+                WHERE a.chain = $chain
+                ORDER BY a.address""",
+                params={"chain": chain},
             ).to_arrow_table()
-            member = (
-                "coalesce((SELECT k.cluster FROM btc_clusters k WHERE k.chain = c.chain "
-                "AND k.address = c.address), c.address)" if settings.entities else "c.address"
-            )
+            addr_id = np.ascontiguousarray(addr["id"].to_numpy(), dtype=np.int64)
+            addr_text = _fixed_text(addr["address"])
+            max_id = int(addr_id.max()) if addr_id.shape[0] else 0
+            position = np.full(max_id + 1, -1, dtype=np.int64)
+            position[ids] = np.arange(ids.shape[0], dtype=np.int64)
+            activity = _in_address_order(activity, position[addr_id])
+            if entities:
+                entity_text = _fixed_text(addr["entity"])
+                node_text, addr_node = np.unique(entity_text, return_inverse=True)
+                addr_node = addr_node.astype(np.int64)
+            else:
+                node_text, addr_node = None, np.arange(addr_id.shape[0], dtype=np.int64)
+            n = addr_node.shape[0] if node_text is None else node_text.shape[0]
+            node_of_id = np.full(max_id + 1, -1, dtype=np.int64)
+            node_of_id[addr_id] = addr_node
+            cur.register("_graph_ids", pa.table({"id": addr_id, "node": addr_node}))
+            edges = _edges(cur, chain, entities, node_of_id, n,
+                           {"chain": chain, "start": start, "end": end})
             labelled = cur.execute(
-                f"SELECT DISTINCT n.id, c.category FROM address_categories c "
-                f"JOIN _graph_nodes n ON n.address = {member} WHERE c.chain = ?",
-                [chain],
+                """SELECT DISTINCT g.node, c.category FROM address_categories c
+                JOIN addresses a ON a.chain = c.chain AND a.address = c.address
+                JOIN _graph_ids g ON g.id = a.id
+                WHERE c.chain = $chain""",
+                {"chain": chain},
             ).fetchall()
-            cur.execute("DROP TABLE _graph_e")
-            cur.execute("DROP TABLE _graph_nodes")
+            cur.unregister("_graph_seen")
+            cur.unregister("_graph_ids")
         cur.unregister("_graph_assets")
     finally:
         cur.close()
 
-    n = len(addresses)
-    src = edges["src"].to_numpy()
-    dst = edges["dst"].to_numpy()
+    src, dst = edges["src"], edges["dst"]
     out_indptr, out_indices, out_edge = csr_from_edges(n, src, dst)
     in_indptr, in_indices, in_edge = csr_from_edges(n, dst, src)
     node_cats = np.zeros(n, dtype=np.uint64)
@@ -163,12 +430,84 @@ def build_graph(
         in_indptr=in_indptr,
         in_indices=in_indices,
         in_edge=in_edge,
-        edge_value=np.ascontiguousarray(edges["value"].to_numpy(), dtype=np.float64),
-        edge_first=np.ascontiguousarray(edges["first_time"].to_numpy(), dtype=np.int64),
-        edge_last=np.ascontiguousarray(edges["last_time"].to_numpy(), dtype=np.int64),
+        edge_value=edges["value"],
+        edge_first=edges["first_time"],
+        edge_last=edges["last_time"],
         node_cats=node_cats,
         node_stop=node_stop,
         key=key,
-        meta={"assets": assets, "settings": settings.describe()},
+        meta={"assets": assets, "settings": settings.describe(), "entities": bool(entities)},
     )
-    return GraphParts(graph, addresses, edges)
+    return GraphParts(
+        graph=graph,
+        addr_text=addr_text,
+        addr_id=addr_id,
+        addr_node=addr_node if entities else None,
+        node_text=node_text,
+        edge_count=edges["transfers"],
+        edge_rep_block=edges["rep_block"],
+        edge_rep_from=edges.get("rep_from"),
+        edge_rep_to=edges.get("rep_to"),
+        activity=activity,
+    )
+
+
+def activity_times(us: int) -> str | None:
+    """An activity time (microseconds since the epoch) in ISO form, or None if unknown."""
+    if us == NO_TIME:
+        return None
+    return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).isoformat()
+
+
+def edge_evidence(
+    con: duckdb.DuckDBPyConnection,
+    parts: GraphParts,
+    settings: GraphSettings,
+    edges: list[int],
+) -> dict[int, dict]:
+    """The representative transfer of each edge in ``edges`` (the least by the rep key among the
+    edge's transfers that pass the edge predicate), fetched by its block and address ids: only
+    those blocks are read (DuckDB skips the rest of ``transfers`` by its zone maps)."""
+    wanted = sorted(set(int(e) for e in edges))
+    if not wanted:
+        return {}
+    keys = []
+    for e in wanted:
+        f, d = parts.edge_endpoints(e)
+        keys.append((e, int(parts.edge_rep_block[e]), f, d))
+    chain = parts.graph.chain
+    assets = tracked_assets(con, chain)
+    start, end = settings.window()
+    blocks = sorted({b for _, b, _, _ in keys})
+    placeholders = ", ".join(f"$b{i}" for i in range(len(blocks)))
+    params = {"chain": chain, "start": start, "end": end,
+              **{f"b{i}": b for i, b in enumerate(blocks)}}
+    cur = con.cursor()
+    try:
+        cur.register("_graph_assets", asset_params(assets, settings))
+        cur.register("_edge_keys", pa.table({
+            "e": pa.array([k[0] for k in keys], pa.int64()),
+            "b": pa.array([k[1] for k in keys], pa.int64()),
+            "f": pa.array([k[2] for k in keys], pa.int64()),
+            "d": pa.array([k[3] for k in keys], pa.int64()),
+        }))
+        rows = cur.execute(
+            f"""SELECT k.e, t.block_number, t.tx_hash, t.log_index, t.trace_address, t.vout,
+                   t.from_address, t.to_address, t.asset,
+                   coalesce(CAST(t.amount_raw AS VARCHAR), CAST(t.amount_raw_big AS VARCHAR)),
+                   epoch(t.block_time)::BIGINT
+            FROM (SELECT * FROM transfers WHERE chain = $chain
+                  AND block_number IN ({placeholders})) t
+            JOIN _graph_assets p ON p.asset = t.asset
+            JOIN _edge_keys k ON k.b = t.block_number AND k.f = t.from_id AND k.d = t.to_id
+            WHERE {edge_predicate_sql("t")}
+            QUALIFY row_number() OVER (PARTITION BY k.e ORDER BY {REP_ORDER_SQL}) = 1""",
+            params,
+        ).fetchall()
+        cur.unregister("_edge_keys")
+        cur.unregister("_graph_assets")
+    finally:
+        cur.close()
+    names = ("block", "tx", "log_index", "trace_address", "vout", "from", "to", "asset",
+             "amount", "time")
+    return {int(r[0]): dict(zip(names, r[1:], strict=True)) for r in rows}

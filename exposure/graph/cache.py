@@ -1,33 +1,45 @@
-"""The graph cache: CSR arrays saved as .npy files and memory-mapped, keyed by the data's state.
+"""The graph cache: fixed-width arrays saved as .npy files and memory-mapped, keyed by data state.
 
 A cached graph is reused while the store's transfers, labels and the filter settings are the
-same; anything else builds a new one. Files are written to a temporary folder and renamed, so
-a crash never leaves a half-written cache that looks complete.
+same; anything else builds a new one. A graph folder holds the CSR arrays, the sorted address
+column (binary search, no full read), per-address activity, per-edge evidence keys and, once a
+batch asked for them, the multi-source hop tables (``hops-<direction>-<max_hops>.npy``).
+
+Writes are atomic (a temporary folder or file, then a rename) and serialised by a file lock per
+chain (``<chain>.lock``), so several processes that find the same graph missing build it once
+and never see a half-written one. Nothing here writes the store: any number of screens and
+batches read at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from .build import GraphParts, build_graph
+from .build import Activity, GraphParts, build_graph
 from .csr import Graph
 from .settings import GraphSettings
 
-_ARRAYS = (
+_GRAPH_ARRAYS = (
     "out_indptr", "out_indices", "out_edge", "in_indptr", "in_indices", "in_edge",
     "edge_value", "edge_first", "edge_last", "node_cats", "node_stop",
 )
-FORMAT = 2
+_PART_ARRAYS = (
+    "addr_text", "addr_id", "addr_node", "node_text", "edge_count", "edge_rep_block",
+    "edge_rep_from", "edge_rep_to",
+)
+_ACTIVITY_ARRAYS = ("first", "last", "ptr", "asset", "direction", "count", "amount")
+FORMAT = 3
 
 
 def data_state(con: duckdb.DuckDBPyConnection, chain: str) -> dict:
@@ -39,6 +51,8 @@ def data_state(con: duckdb.DuckDBPyConnection, chain: str) -> dict:
     counts = con.execute(
         "SELECT (SELECT count(*) FROM token_transfers WHERE chain = $c), "
         "(SELECT count(*) FROM native_transfers WHERE chain = $c), "
+        "(SELECT count(*) FROM btc_transfers WHERE chain = $c), "
+        "(SELECT count(*) FROM addresses WHERE chain = $c), "
         "(SELECT max(number) FROM blocks WHERE chain = $c), "
         "(SELECT max(hash) FROM blocks WHERE chain = $c AND number = "
         " (SELECT max(number) FROM blocks WHERE chain = $c))",
@@ -51,6 +65,9 @@ def data_state(con: duckdb.DuckDBPyConnection, chain: str) -> dict:
     assets = con.execute(
         "SELECT asset, token_address, decimals FROM assets WHERE chain = ? ORDER BY 1", [chain]
     ).fetchall()
+    clusters = con.execute(
+        "SELECT data_key, computed_at::VARCHAR FROM btc_cluster_state WHERE chain = ?", [chain]
+    ).fetchall()
     return {
         "chain": chain,
         "checkpoints": [list(map(str, c)) for c in checkpoints],
@@ -58,6 +75,7 @@ def data_state(con: duckdb.DuckDBPyConnection, chain: str) -> dict:
         "labels": [str(x) for x in labels],
         "packs": hashlib.sha256("".join(p[0] for p in packs).encode()).hexdigest()[:16],
         "assets": [list(map(str, a)) for a in assets],
+        "clusters": [list(map(str, c)) for c in clusters],
     }
 
 
@@ -76,19 +94,39 @@ def cache_root(db_file: Path) -> Path:
     return Path(override) if override else db_file.with_name(db_file.name + ".graphs")
 
 
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive inter-process lock on ``path`` (created if missing), released on exit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _save_array(folder: Path, name: str, array: np.ndarray | None) -> None:
+    if array is not None:
+        np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+
+
 def save(parts: GraphParts, folder: Path) -> None:
-    """Write a graph atomically into ``folder``."""
+    """Write a graph atomically into ``folder`` (a temporary folder, then a rename)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
     try:
         g = parts.graph
-        for name in _ARRAYS:
-            np.save(tmp / f"{name}.npy", getattr(g, name), allow_pickle=False)
-        pq.write_table(pa.table({"address": parts.addresses}), tmp / "nodes.parquet")
-        pq.write_table(parts.evidence, tmp / "edges.parquet")
+        for name in _GRAPH_ARRAYS:
+            _save_array(tmp, name, getattr(g, name))
+        for name in _PART_ARRAYS:
+            _save_array(tmp, name, getattr(parts, name))
+        for name in _ACTIVITY_ARRAYS:
+            _save_array(tmp, f"activity_{name}", getattr(parts.activity, name))
         (tmp / "meta.json").write_text(
             json.dumps({"chain": g.chain, "categories": list(g.categories), "key": g.key,
-                        "meta": g.meta, "format": FORMAT})
+                        "meta": g.meta, "format": FORMAT,
+                        "activity_assets": list(parts.activity.assets)})
         )
         if folder.exists():
             shutil.rmtree(folder)
@@ -98,17 +136,56 @@ def save(parts: GraphParts, folder: Path) -> None:
         raise
 
 
+def _load_array(folder: Path, name: str) -> np.ndarray | None:
+    path = folder / f"{name}.npy"
+    return np.load(path, mmap_mode="r") if path.exists() else None
+
+
 def load(folder: Path) -> GraphParts:
-    """Memory-map a cached graph."""
+    """Memory-map a cached graph (nothing is read in full)."""
     meta = json.loads((folder / "meta.json").read_text())
-    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"graph cache format {meta.get('format')}, expected {FORMAT}")
+    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _GRAPH_ARRAYS}
     graph = Graph(
         chain=meta["chain"], categories=tuple(meta["categories"]), key=meta["key"],
         meta=meta["meta"], **arrays,
     )
-    nodes = pq.read_table(folder / "nodes.parquet", memory_map=True)["address"].combine_chunks()
-    evidence = pq.read_table(folder / "edges.parquet", memory_map=True)
-    return GraphParts(graph, nodes, evidence)
+    parts = {name: _load_array(folder, name) for name in _PART_ARRAYS}
+    activity = Activity(
+        assets=tuple(meta["activity_assets"]),
+        **{name: np.load(folder / f"activity_{name}.npy", mmap_mode="r")
+           for name in _ACTIVITY_ARRAYS},
+    )
+    return GraphParts(graph=graph, activity=activity, extra={"folder": str(folder)}, **parts)
+
+
+def hop_table(
+    parts: GraphParts, direction: str, max_hops: int,
+    compute: Callable[[], np.ndarray],
+) -> np.ndarray:
+    """The multi-source hop table (uint8[n_nodes, n_categories]) of a cached graph, computed
+    once by ``compute`` and kept beside the graph (atomically, under the chain's lock)."""
+    folder = parts.extra.get("folder")
+    if folder is None:
+        return compute()
+    path = Path(folder) / f"hops-{direction}-{max_hops}.npy"
+    if path.exists():
+        return np.load(path, mmap_mode="r")
+    with file_lock(Path(folder).parent / f"{parts.graph.chain}.lock"):
+        if path.exists():
+            return np.load(path, mmap_mode="r")
+        table = np.ascontiguousarray(compute(), dtype=np.uint8)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=folder)
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as handle:
+                np.save(handle, table, allow_pickle=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return np.load(path, mmap_mode="r")
 
 
 def graph_for(
@@ -120,19 +197,48 @@ def graph_for(
 ) -> tuple[GraphParts, bool]:
     """The graph of ``chain`` from the cache, built first if the data or settings changed.
 
-    Returns ``(parts, built)``.
+    Returns ``(parts, built)``. Several processes asking at once build it once (file lock).
     """
     key = cache_key(data_state(con, chain), settings, categories)
-    folder = cache_root(db_file) / f"{chain}-{key}"
-    if (folder / "meta.json").exists():
+    if str(db_file) == ":memory:":
+        return build_graph(con, chain, settings, categories, key=key), True
+    root = cache_root(db_file)
+    folder = root / f"{chain}-{key}"
+    cached = _try_load(folder)
+    if cached is not None:
+        return cached, False
+    with file_lock(root / f"{chain}.lock"):
+        cached = _try_load(folder)
+        if cached is not None:
+            return cached, False
+        parts = build_graph(con, chain, settings, categories, key=key)
         try:
-            return load(folder), False
-        except (OSError, ValueError, KeyError):
-            shutil.rmtree(folder, ignore_errors=True)  # damaged: rebuild
-    parts = build_graph(con, chain, settings, categories, key=key)
-    if str(db_file) != ":memory:":
-        for old in cache_root(db_file).glob(f"{chain}-*"):
-            if old.is_dir() and old.name != folder.name and "." not in old.name:
-                shutil.rmtree(old, ignore_errors=True)
-        save(parts, folder)
-    return parts, True
+            save(parts, folder)
+        except OSError:
+            return parts, True  # a cache folder we may not write: use the graph in memory
+        _prune(root, chain, keep=folder.name)
+    return load(folder), True
+
+
+#: Graphs of one chain kept besides the current one (other settings, e.g. another degree cap,
+#: used by other officers at the same time).
+KEEP_OTHERS = 3
+
+
+def _prune(root: Path, chain: str, keep: str) -> None:
+    others = sorted(
+        (p for p in root.glob(f"{chain}-*") if p.is_dir() and p.name != keep and "." not in p.name),
+        key=lambda p: p.stat().st_mtime, reverse=True,
+    )
+    for old in others[KEEP_OTHERS:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _try_load(folder: Path) -> GraphParts | None:
+    if not (folder / "meta.json").exists():
+        return None
+    try:
+        return load(folder)
+    except (OSError, ValueError, KeyError):
+        shutil.rmtree(folder, ignore_errors=True)  # damaged or an older format: rebuild
+        return None

@@ -7,6 +7,10 @@ which would cost memory on hundreds of millions of rows):
 - ``native_transfers``: (chain, tx_hash, trace_address); ``trace_address`` is '' for the
   transaction's own value, else the call's position in the call tree, e.g. '0.2'
 - ``blocks``: (chain, number)
+- ``addresses``: (chain, address), with ``id`` dense per chain from 0; every transfer row's
+  ``from_id``/``to_id`` point into it (set by the writers in the transaction that stores the row,
+  :func:`exposure.store.writes.encode_addresses`). Ids are never reused or renumbered; an address
+  whose transfers were all rolled back keeps its id.
 
 Amounts are exact integers in base units: ``amount_raw`` (UHUGEINT, up to 2**128-1) and, for the
 rare uint256 that does not fit, ``amount_raw`` is NULL and ``amount_raw_big`` (BIGNUM) holds it.
@@ -380,6 +384,17 @@ MIGRATIONS = (
     ),
 )
 
+_TRANSFERS_VIEW_V7 = _TRANSFERS_VIEW_V4.replace(
+    "           / pow(10, a.decimals) AS amount\n",
+    "           / pow(10, a.decimals) AS amount,\n       t.from_id, t.to_id\n",
+).replace(
+    "CAST(n.amount_raw AS DOUBLE) / pow(10, c.native_decimals)\n",
+    "CAST(n.amount_raw AS DOUBLE) / pow(10, c.native_decimals), n.from_id, n.to_id\n",
+).replace(
+    "CAST(x.amount_sat AS DOUBLE) / 1e8\n",
+    "CAST(x.amount_sat AS DOUBLE) / 1e8, x.from_id, x.to_id\n",
+)
+
 MIGRATIONS = (
     *MIGRATIONS,
     Migration(
@@ -394,6 +409,43 @@ MIGRATIONS = (
                 source VARCHAR NOT NULL,
                 recorded_at TIMESTAMPTZ NOT NULL
             )""",
+        ),
+    ),
+)
+
+#: The transfer tables that carry address ids (``from_id``/``to_id`` into ``addresses``).
+ADDRESS_TABLES = ("token_transfers", "native_transfers", "btc_transfers")
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(
+        "addresses dictionary-encoded per chain: dense integer ids in `addresses`, from_id/to_id "
+        "on every transfer table (the graph is built from integers); transfers view shows both",
+        (
+            """CREATE TABLE addresses (
+                chain VARCHAR NOT NULL,
+                id BIGINT NOT NULL,
+                address VARCHAR NOT NULL
+            )""",
+            *(f"ALTER TABLE {t} ADD COLUMN {side}_id BIGINT"
+              for t in ADDRESS_TABLES for side in ("from", "to")),
+            # ids in address order per chain, for the addresses already stored
+            """INSERT INTO addresses
+            SELECT chain, (row_number() OVER (PARTITION BY chain ORDER BY address) - 1)::BIGINT,
+                   address
+            FROM (SELECT chain, from_address AS address FROM token_transfers
+                  UNION SELECT chain, to_address FROM token_transfers
+                  UNION SELECT chain, from_address FROM native_transfers
+                  UNION SELECT chain, to_address FROM native_transfers
+                  UNION SELECT chain, from_address FROM btc_transfers
+                  UNION SELECT chain, to_address FROM btc_transfers)""",
+            *(f"UPDATE {t} x SET {side}_id = a.id FROM addresses a "
+              f"WHERE a.chain = x.chain AND a.address = x.{side}_address"
+              for t in ADDRESS_TABLES for side in ("from", "to")),
+            _TRANSFERS_VIEW_V7,
+            # derived data moves to the graph cache (screening never writes the store)
+            "DROP TABLE address_exposure",
+            "DROP TABLE address_exposure_state",
         ),
     ),
 )

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from ..domain import ChainSpec, Token
 from .connect import transaction
+from .schema import ADDRESS_TABLES
 
 
 def register_chain(con: duckdb.DuckDBPyConnection, spec: ChainSpec, chain_id: int | None) -> None:
@@ -98,7 +99,7 @@ def write_evm_batch(
                 "CASE WHEN amount_big IS NULL THEN "
                 "CAST(amount_hi AS UHUGEINT) * CAST(18446744073709551616 AS UHUGEINT) "
                 "+ CAST(amount_lo AS UHUGEINT) END, "
-                "CAST(amount_big AS BIGNUM) FROM _batch_tokens",
+                "CAST(amount_big AS BIGNUM), NULL, NULL FROM _batch_tokens",
                 [chain],
             )
             con.unregister("_batch_tokens")
@@ -106,12 +107,45 @@ def write_evm_batch(
             con.register("_batch_native", native_transfers)
             con.execute(
                 "INSERT INTO native_transfers SELECT ?, block_number, tx_hash, trace_address, "
-                "kind, from_address, to_address, CAST(amount AS UHUGEINT) FROM _batch_native",
+                "kind, from_address, to_address, CAST(amount AS UHUGEINT), NULL, NULL "
+                "FROM _batch_native",
                 [chain],
             )
             con.unregister("_batch_native")
+        if streams:
+            encode_addresses(con, chain, min(s.first for s in streams),
+                             max(s.last for s in streams))
         for s in streams:
             advance_checkpoint(con, chain, s.stream, s.first, s.last)
+
+
+def encode_addresses(con: duckdb.DuckDBPyConnection, chain: str, first: int, last: int) -> None:
+    """Give the transfers of blocks ``first..last`` of ``chain`` their address ids (inside the
+    caller's transaction): new addresses get the next dense ids of the chain, in address order,
+    then every row of the range without ids is filled. Idempotent."""
+    missing = " UNION ".join(
+        f"SELECT {side}_address AS address FROM {table} WHERE chain = $chain "
+        f"AND block_number BETWEEN $lo AND $hi AND {side}_id IS NULL"
+        for table in ADDRESS_TABLES for side in ("from", "to")
+    )
+    params = {"chain": chain, "lo": first, "hi": last}
+    con.execute(
+        f"""INSERT INTO addresses
+        SELECT $chain, (SELECT coalesce(max(id), -1) FROM addresses WHERE chain = $chain)
+                       + row_number() OVER (ORDER BY n.address), n.address
+        FROM ({missing}) n
+        WHERE NOT EXISTS (SELECT 1 FROM addresses a WHERE a.chain = $chain
+                          AND a.address = n.address)""",
+        params,
+    )
+    for table in ADDRESS_TABLES:
+        for side in ("from", "to"):
+            con.execute(
+                f"UPDATE {table} x SET {side}_id = a.id FROM addresses a "
+                f"WHERE x.chain = $chain AND x.block_number BETWEEN $lo AND $hi "
+                f"AND x.{side}_id IS NULL AND a.chain = $chain AND a.address = x.{side}_address",
+                params,
+            )
 
 
 def advance_checkpoint(
@@ -260,29 +294,6 @@ TAG_SIGNATURE_SQL = (
 )
 
 
-def replace_address_exposure(
-    con: duckdb.DuckDBPyConnection, chain: str, graph_key: str, max_hops: int, rows: pa.Table
-) -> None:
-    """Replace ``chain``'s rows of ``address_exposure`` (columns address, category, direction,
-    hops) and record which graph they were computed from, in one transaction."""
-    with transaction(con):
-        con.execute("DELETE FROM address_exposure WHERE chain = ?", [chain])
-        con.register("_exposure_rows", rows)
-        con.execute(
-            "INSERT INTO address_exposure SELECT ?, address, category, direction, hops "
-            "FROM _exposure_rows",
-            [chain],
-        )
-        con.unregister("_exposure_rows")
-        con.execute(
-            "INSERT INTO address_exposure_state VALUES (?, ?, ?, ?, now()) "
-            "ON CONFLICT (chain) DO UPDATE SET graph_key = excluded.graph_key, "
-            "max_hops = excluded.max_hops, rows = excluded.rows, "
-            "computed_at = excluded.computed_at",
-            [chain, graph_key, max_hops, rows.num_rows],
-        )
-
-
 #: Bitcoin transfers of a block range: for each transaction, from each input's address to each
 #: output's address, the output's value apportioned by the input's share of the transaction's
 #: resolved input value (floor, in satoshi). Coinbase inputs and outputs without an address
@@ -303,7 +314,8 @@ WITH ins AS (
 ),
 totals AS (SELECT txid, sum(value_sat) AS total FROM ins GROUP BY txid)
 SELECT $chain, ins.block_number, ins.txid, ins.vin, o.vout, ins.address, o.address,
-       CAST(floor(CAST(o.value_sat AS HUGEINT) * ins.value_sat / t.total) AS UBIGINT)
+       CAST(floor(CAST(o.value_sat AS HUGEINT) * ins.value_sat / t.total) AS UBIGINT),
+       NULL, NULL
 FROM ins
 JOIN totals t ON t.txid = ins.txid
 JOIN btc_outputs o ON o.chain = $chain AND o.txid = ins.txid
@@ -360,6 +372,7 @@ def write_btc_batch(
             con.unregister("_prev")
         con.unregister("_b")
         con.execute(_BTC_TRANSFERS_SQL, {"chain": chain, "lo": first, "hi": last})
+        encode_addresses(con, chain, first, last)
         advance_checkpoint(con, chain, stream, first, last)
 
 
@@ -455,7 +468,7 @@ def replace_evm_range(
             written += _insert_count(
                 con,
                 "INSERT INTO token_transfers SELECT $chain_, token_address, block_number, tx_hash, "
-                f"log_index, from_address, to_address, amount_raw, amount_raw_big FROM "
+                f"log_index, from_address, to_address, amount_raw, amount_raw_big, NULL, NULL FROM "
                 f"(SELECT {unique}* FROM ({tokens[0]}))",
                 {**tokens[1], "chain_": chain},
             )
@@ -463,10 +476,11 @@ def replace_evm_range(
             written += _insert_count(
                 con,
                 "INSERT INTO native_transfers SELECT $chain_, block_number, tx_hash, "
-                "trace_address, kind, from_address, to_address, amount_raw FROM "
+                "trace_address, kind, from_address, to_address, amount_raw, NULL, NULL FROM "
                 f"(SELECT {unique}* FROM ({native[0]}))",
                 {**native[1], "chain_": chain},
             )
+        encode_addresses(con, chain, first, last)
         opened = open_from or {}
         for s in streams:
             until = min(s.last, opened.get(s.stream, s.last + 1) - 1)
@@ -500,8 +514,6 @@ def _replace_open_blocks(
             {**rows[1], "chain_": chain, "first_": first, "last_": last,
              "streams_": [s.stream for s in streams]},
         )
-
-
 
 
 def _insert_count(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> int:

@@ -31,6 +31,10 @@ _BY_BLOCK = {"blocks": "number", "btc_txs": "block_number", "btc_outputs": "bloc
              "btc_inputs": "block_number", "btc_transfers": "block_number"}
 
 
+#: Columns that only mean something inside one store (address ids): never exported.
+_LOCAL_COLUMNS = {"btc_transfers": "EXCLUDE (from_id, to_id)"}
+
+
 def bitcoin_chains(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Bitcoin chains (native symbol BTC) with a checkpoint in the store."""
     rows = con.execute(
@@ -58,7 +62,8 @@ def export_bitcoin(con: duckdb.DuckDBPyConnection, folder: Path, chains: list[st
         path = out / f"{table}.parquet"
         order = _BY_BLOCK.get(table, "txid")
         con.execute(
-            f"COPY (SELECT * FROM {table} WHERE chain IN (SELECT unnest($chains)) "
+            f"COPY (SELECT * {_LOCAL_COLUMNS.get(table, '')} FROM {table} "
+            "WHERE chain IN (SELECT unnest($chains)) "
             f"ORDER BY chain, {order}) TO $path "
             "(FORMAT parquet, COMPRESSION zstd, KV_METADATA {exposure: $record})",
             {"chains": chains, "path": str(path), "record": meta},
@@ -136,6 +141,7 @@ def import_bitcoin_export(
             ).fetchall()
             if table == "btc_transfers":
                 written = int(got[0][0]) if got else 0
+        writes.encode_addresses(con, chain, first, last)
         writes.advance_checkpoint(con, chain, "blocks", first, last)
     return ImportResult(
         format="exposure", chain=chain, files=tuple(f.path for f in files), rows_read=written,
