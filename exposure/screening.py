@@ -25,6 +25,7 @@ from .labels.catalog import ensure_shipped, shipped_current
 from .labels.taxonomy import SCREENING_CATEGORIES
 from .policy import Policy, load_policy
 from .report.model import Activity, AssetActivity, Exposure, Hop, Report, StopNode
+from .store import reads
 from .store.connect import database_file
 from .walk.drivers import Walker
 
@@ -127,8 +128,7 @@ class Screener:
     def indexed_chains(self) -> list[str]:
         """Chains with any indexed block (read once: a Screener sees one state of the store)."""
         if self._indexed is None:
-            self._indexed = [r[0] for r in self.con.execute(
-                "SELECT DISTINCT chain FROM checkpoints ORDER BY 1").fetchall()]
+            self._indexed = reads.indexed_chains(self.con)
         return self._indexed
 
     def uses_entities(self, chain: str) -> bool:
@@ -153,33 +153,17 @@ class Screener:
 
     def indexed_range(self, chain: str) -> str:
         """The indexed block range of ``chain``, in words."""
-        rows = self.con.execute(
-            "SELECT min(first_block), max(last_block) FROM checkpoints WHERE chain = ?", [chain]
-        ).fetchall()
-        if not rows or rows[0][0] is None:
+        span = reads.indexed_span(self.con, chain)
+        if span is None:
             return f"nothing indexed on {chain}"
-        return f"{chain} blocks {rows[0][0]}-{rows[0][1]}"
+        return f"{chain} blocks {span[0]}-{span[1]}"
 
     def data_state(self, chain: str) -> dict:
         """The data a report was computed from: indexed blocks, label packs, settings."""
-        checkpoints = self.con.execute(
-            "SELECT chain, stream, first_block, last_block FROM checkpoints ORDER BY 1, 2"
-        ).fetchall()
-        packs = self.con.execute(
-            "SELECT title, kind, name, CAST(lastmod AS VARCHAR), substr(sha256, 1, 12), tags, "
-            "actors, shipped, is_demo FROM label_packs ORDER BY shipped DESC, title"
-        ).fetchall()
         return {
             "chain": chain,
-            "indexed": [
-                {"chain": c, "stream": s, "first_block": int(a), "last_block": int(b)}
-                for c, s, a, b in checkpoints
-            ],
-            "label_packs": [
-                {"title": t, "kind": k, "name": n, "lastmod": m, "sha256": h, "tags": int(g),
-                 "actors": int(a), "shipped": bool(sh), "demo": bool(d)}
-                for t, k, n, m, h, g, a, sh, d in packs
-            ],
+            "indexed": reads.all_checkpoints(self.con),
+            "label_packs": reads.label_pack_states(self.con),
             "settings": self.options.settings.describe(),
             "max_hops": self.options.max_hops,
             "policy": self.policy.path,
@@ -189,13 +173,7 @@ class Screener:
         """Decimals of ``asset`` on ``chain`` (native: the chain's)."""
         key = (chain, asset)
         if key not in self._decimals:
-            rows = self.con.execute(
-                "SELECT decimals FROM assets WHERE chain = ? AND asset = ? "
-                "UNION ALL SELECT native_decimals FROM chains "
-                "WHERE chain = ? AND native_symbol = ?",
-                [chain, asset, chain, asset],
-            ).fetchall()
-            self._decimals[key] = int(rows[0][0]) if rows else 0
+            self._decimals[key] = reads.asset_decimals(self.con, chain, asset)
         return self._decimals[key]
 
     def activity(self, chain: str, address: str) -> Activity:
@@ -224,13 +202,7 @@ class Screener:
 
     def cluster_of(self, chain: str, address: str) -> dict | None:
         """The cluster ``address`` belongs to (representative, size, linking tx), if any."""
-        rows = self.con.execute(
-            "SELECT cluster, size, linked_by FROM btc_clusters WHERE chain = ? AND address = ?",
-            [chain, address],
-        ).fetchall()
-        if not rows:
-            return None
-        return {"cluster": rows[0][0], "size": int(rows[0][1]), "linked_by": rows[0][2]}
+        return reads.cluster_of(self.con, chain, address)
 
     def endpoint_label(
         self, chain: str, address: str, category: str, *, entities: bool = False
@@ -238,54 +210,11 @@ class Screener:
         """The tag that puts ``address`` (or, for a cluster, one of its members) in
         ``category``, with its actor's evidence; for a cluster also which member carries it and
         the transaction that linked that member."""
-        members = (
-            "SELECT address FROM btc_clusters WHERE chain = $chain AND cluster = $address "
-            "UNION SELECT $address"
-            if entities else "SELECT $address"
-        )
-        rows = self.con.execute(
-            f"""
-            SELECT t.label, t.actor, a.label, t.confidence, t.confidence_level, t.source, p.title,
-                   coalesce(t.serves_mainland, a.serves_mainland), a.evidence, c.address,
-                   (SELECT linked_by FROM btc_clusters k WHERE k.chain = c.chain
-                     AND k.address = c.address)
-            FROM address_categories c JOIN tags t USING (tag_id)
-            JOIN label_packs p ON p.pack_id = t.pack_id
-            LEFT JOIN actor_best a ON a.actor_id = t.actor
-            WHERE c.chain = $chain AND c.address IN ({members}) AND c.category = $category
-            ORDER BY t.confidence_level DESC, c.address
-            """,
-            {"chain": chain, "address": address, "category": category},
-        ).fetchall()
-        if not rows:
-            return {}
-        r = rows[0]
-        return {
-            "label": r[0], "linked_by": r[10], "actor": r[1], "actor_label": r[2],
-            "confidence": r[3],
-            "confidence_level": int(r[4]), "source": r[5], "pack": r[6],
-            "serves_mainland": r[7] if r[7] != "unknown" else None, "evidence": r[8],
-            "member": r[9],
-        }
+        return reads.category_tag(self.con, chain, address, category, entities=entities)
 
     def own_labels(self, chain: str, address: str) -> tuple[dict, ...]:
         """The screened address's own labels (best first)."""
-        rows = self.con.execute(
-            """
-            SELECT t.label, t.actor, t.confidence, t.source, p.title,
-                   list(c.category ORDER BY c.category)
-            FROM tags t JOIN label_packs p USING (pack_id)
-            LEFT JOIN address_categories c ON c.tag_id = t.tag_id
-            WHERE t.chain = ? AND t.address = ?
-            GROUP BY ALL ORDER BY max(t.confidence_level) DESC, t.label
-            """,
-            [chain, address],
-        ).fetchall()
-        return tuple(
-            {"label": r[0], "actor": r[1], "confidence": r[2], "source": r[3], "pack": r[4],
-             "categories": [c for c in (r[5] or []) if c]}
-            for r in rows
-        )
+        return reads.address_tags(self.con, chain, address)
 
     # -- the screen ----------------------------------------------------------------------------
     def screen(self, address: str, *, chain: str = "auto") -> Report:
@@ -427,29 +356,17 @@ class Screener:
         return hops
 
 
-def bitcoin_chains(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Indexed Bitcoin chains (their clusters are kept current for screening)."""
-    return [
-        r[0] for r in con.execute(
-            "SELECT DISTINCT chain FROM checkpoints WHERE chain LIKE 'bitcoin%' ORDER BY 1"
-        ).fetchall()
-    ]
-
-
 def clusters_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether every indexed Bitcoin chain's clusters match its indexed data."""
-    for chain in bitcoin_chains(con):
-        state = con.execute(
-            "SELECT data_key FROM btc_cluster_state WHERE chain = ?", [chain]
-        ).fetchall()
-        if not state or state[0][0] != cluster_data_key(con, chain):
-            return False
-    return True
+    return all(
+        reads.cluster_state_key(con, chain) == cluster_data_key(con, chain)
+        for chain in reads.bitcoin_chains(con)
+    )
 
 
 #: How long a screen waits for another process's short write (e.g. a first screen loading the
-#: shipped label packs) before it gives up.
-LOCK_WAIT_SECONDS = 15.0
+#: shipped label packs) before it says "retry" (an indexer's long write is not waited for).
+LOCK_WAIT_SECONDS = 2.0
 
 
 def open_store(db: str | Path | None = None, *, write: bool = False) -> duckdb.DuckDBPyConnection:
@@ -475,7 +392,7 @@ def open_store(db: str | Path | None = None, *, write: bool = False) -> duckdb.D
         return connect(db, read_only=True, wait=LOCK_WAIT_SECONDS)
     try:
         ensure_shipped(con)
-        for chain in bitcoin_chains(con):
+        for chain in reads.bitcoin_chains(con):
             ensure_clusters(con, chain)
     except BaseException:
         con.close()

@@ -423,6 +423,12 @@ SQL_CALLS = {"execute", "sql", "query", "executemany"}
 SQL_FRAGMENTS = {
     "table", "column", "name", "doomed", "_FILTERED", "other", "mine", "edges_sql", "member",
     "members", "blocks", "TAG_SIGNATURE_SQL",
+    # the graph's one edge predicate and representative-transfer key, its aggregate list, the
+    # cluster join of entity mode, generated $b0.. placeholders for evidence blocks
+    "edge_predicate_sql", "_REP_KEY", "REP_ORDER_SQL", "aggregates", "cluster_join",
+    "placeholders",
+    # the address encoder's union of sub-queries and its from/to side; a bulk import's rows query
+    "missing", "side", "rows",
 }
 
 

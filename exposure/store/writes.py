@@ -114,19 +114,22 @@ def write_evm_batch(
             con.unregister("_batch_native")
         if streams:
             encode_addresses(con, chain, min(s.first for s in streams),
-                             max(s.last for s in streams))
+                             max(s.last for s in streams), EVM_TABLES)
         for s in streams:
             advance_checkpoint(con, chain, s.stream, s.first, s.last)
 
 
-def encode_addresses(con: duckdb.DuckDBPyConnection, chain: str, first: int, last: int) -> None:
-    """Give the transfers of blocks ``first..last`` of ``chain`` their address ids (inside the
-    caller's transaction): new addresses get the next dense ids of the chain, in address order,
-    then every row of the range without ids is filled. Idempotent."""
+def encode_addresses(
+    con: duckdb.DuckDBPyConnection, chain: str, first: int, last: int,
+    tables: Sequence[str] = ADDRESS_TABLES,
+) -> None:
+    """Give the transfers of blocks ``first..last`` of ``chain`` in ``tables`` their address ids
+    (inside the caller's transaction): new addresses get the next dense ids of the chain, in
+    address order, then every row of the range without ids is filled. Idempotent."""
     missing = " UNION ".join(
         f"SELECT {side}_address AS address FROM {table} WHERE chain = $chain "
         f"AND block_number BETWEEN $lo AND $hi AND {side}_id IS NULL"
-        for table in ADDRESS_TABLES for side in ("from", "to")
+        for table in tables for side in ("from", "to")
     )
     params = {"chain": chain, "lo": first, "hi": last}
     con.execute(
@@ -134,11 +137,11 @@ def encode_addresses(con: duckdb.DuckDBPyConnection, chain: str, first: int, las
         SELECT $chain, (SELECT coalesce(max(id), -1) FROM addresses WHERE chain = $chain)
                        + row_number() OVER (ORDER BY n.address), n.address
         FROM ({missing}) n
-        WHERE NOT EXISTS (SELECT 1 FROM addresses a WHERE a.chain = $chain
-                          AND a.address = n.address)""",
+        ANTI JOIN (SELECT address FROM addresses WHERE chain = $chain) a
+             ON a.address = n.address""",
         params,
     )
-    for table in ADDRESS_TABLES:
+    for table in tables:
         for side in ("from", "to"):
             con.execute(
                 f"UPDATE {table} x SET {side}_id = a.id FROM addresses a "
@@ -146,6 +149,11 @@ def encode_addresses(con: duckdb.DuckDBPyConnection, chain: str, first: int, las
                 f"AND x.{side}_id IS NULL AND a.chain = $chain AND a.address = x.{side}_address",
                 params,
             )
+
+
+#: The transfer tables each kind of chain writes.
+EVM_TABLES = ("token_transfers", "native_transfers")
+BTC_TABLES = ("btc_transfers",)
 
 
 def advance_checkpoint(
@@ -372,7 +380,7 @@ def write_btc_batch(
             con.unregister("_prev")
         con.unregister("_b")
         con.execute(_BTC_TRANSFERS_SQL, {"chain": chain, "lo": first, "hi": last})
-        encode_addresses(con, chain, first, last)
+        encode_addresses(con, chain, first, last, BTC_TABLES)
         advance_checkpoint(con, chain, stream, first, last)
 
 

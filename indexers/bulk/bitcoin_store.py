@@ -141,7 +141,7 @@ def import_bitcoin_export(
             ).fetchall()
             if table == "btc_transfers":
                 written = int(got[0][0]) if got else 0
-        writes.encode_addresses(con, chain, first, last)
+        writes.encode_addresses(con, chain, first, last, writes.BTC_TABLES)
         writes.advance_checkpoint(con, chain, "blocks", first, last)
     return ImportResult(
         format="exposure", chain=chain, files=tuple(f.path for f in files), rows_read=written,
