@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from .config import db_path
 from .errors import ExposureError, InputError, StoreError
-from .graph.build import tracked_assets
+from .graph.build import edge_predicate_sql, tracked_assets
 from .graph.settings import GraphSettings
 from .labels.taxonomy import SCREENING_CATEGORIES
 from .report.model import Report
@@ -243,16 +243,12 @@ def _filters(
 
 
 #: The transfers that pass the filters, as (f, d, asset, amount, value, block_time, ...).
-_FILTERED = """
+_FILTERED = f"""
     SELECT t.from_address AS f, t.to_address AS d, t.asset, t.amount, t.amount * p.price AS value,
            t.block_time, t.block_number, t.tx_hash
     FROM transfers t JOIN _explore_assets p ON p.asset = t.asset
-    WHERE t.chain = $chain
-      AND t.from_address <> t.to_address
-      AND (t.amount_raw > 0 OR t.amount_raw_big IS NOT NULL)
-      AND t.amount >= p.least
-      AND ($start IS NULL OR t.block_time >= $start)
-      AND ($end IS NULL OR t.block_time <= $end)
+    WHERE t.from_address <> t.to_address
+      AND {edge_predicate_sql("t", least="p.least")}
 """
 
 

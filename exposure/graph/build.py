@@ -140,17 +140,19 @@ def _find(sorted_text: np.ndarray, key: str) -> int | None:
     return None
 
 
-def edge_predicate_sql(alias: str = "t") -> str:
+def edge_predicate_sql(alias: str = "t", least: str = "p.dust") -> str:
     """The one edge predicate: which transfers of ``transfers`` (as ``alias``) make edges.
 
-    Parameters ``$chain``, ``$start``, ``$end`` and a registered table ``_graph_assets(asset,
-    price, dust)`` of the tracked assets (untracked tokens never make an edge). Zero-value and
-    dust transfers, and transfers outside the time window, never do either.
+    Parameters ``$chain``, ``$start``, ``$end``; the caller joins the tracked assets as ``p``
+    (untracked tokens never make an edge) and names the smallest amount that counts (``least``,
+    the asset's dust threshold). Zero-value and dust transfers, and transfers outside the time
+    window, never make an edge. Used by the graph build, the evidence lookup and the notebooks'
+    neighbourhoods (:mod:`exposure.explore`).
     """
     t = alias
     return f"""{t}.chain = $chain
       AND (({t}.amount_raw > 0) OR {t}.amount_raw_big IS NOT NULL)
-      AND {t}.amount >= p.dust
+      AND {t}.amount >= {least}
       AND ($start IS NULL OR {t}.block_time >= $start)
       AND ($end IS NULL OR {t}.block_time <= $end)"""
 
