@@ -4,6 +4,22 @@ This module imports only numpy and numba (STYLE rule 11). Every kernel is a modu
 ``@njit(cache=True)`` function over arrays; nothing is compiled per call. The kernels trust
 their inputs: dtypes, contiguity and id ranges are checked by :mod:`exposure.walk.drivers`.
 
+Caching rule: **no jitted function calls a** ``parallel=True`` **kernel**. A cached function
+that calls a parallel one can be saved in a form that segfaults when a later process loads it
+(numba issue #8578): here, after one process had cached ``counting_sort_csr`` for writable
+inputs and a second one added the variant for read-only inputs, every third process crashed in
+it. So the two kernels that run parallel steps, :func:`counting_sort_csr` and
+:func:`multi_source_hops`, are plain Python functions with the signatures they had as kernels;
+they call the serial and the parallel kernels one after the other (a handful of calls per
+level, microseconds), and each parallel kernel is entered only from Python.
+
+Stable signatures: the drivers and those two functions pass every read-only input through
+:func:`kernel_input` (C-contiguous, fixed dtype, and always marked read-only: numba types a
+read-only array differently from a writable one, so mixing them would compile and cache two
+variants of every kernel). Scratch and output arrays are writable and allocated here or by the
+driver. Where the cache lives and how concurrent first compiles are serialised:
+:mod:`exposure.walk.drivers`.
+
 Conventions shared by all kernels (the layout of :class:`exposure.graph.csr.Graph`):
 
 - ``indptr`` int64[N+1], ``indices`` int32[E] (ascending within a row), ``edge`` int32|int64[E]:
@@ -31,6 +47,19 @@ _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
 
 
+def kernel_input(arr, dtype):
+    """``arr`` as a C-contiguous, read-only array of ``dtype``, the one layout kernels read.
+
+    No copy when ``arr`` already has that dtype and layout: a writable array gets a read-only
+    view (the caller's array stays writable). Any other array is converted (a copy).
+    """
+    arr = np.require(arr, dtype=dtype, requirements="C")
+    if arr.flags.writeable:
+        arr = arr.view()
+        arr.flags.writeable = False
+    return arr
+
+
 # --------------------------------------------------------------------------------------------
 # CSR build
 # --------------------------------------------------------------------------------------------
@@ -51,12 +80,51 @@ def _bucket_shift(n_nodes):
     return shift
 
 
+@njit(cache=True)
+def _bucket_edges(n_nodes, src, dst, edge_dtype_witness):
+    """First pass of ``counting_sort_csr``: ``(row, col, position)`` stably into row buckets.
+
+    Returns ``shift`` (bucket ``b`` holds rows ``[b << shift, (b + 1) << shift)``),
+    ``bucket_ptr`` int64[n_buckets+1] and the bucketed ``row``/``col`` int32[E] and ``pos``
+    (dtype of ``edge_dtype_witness``) [E].
+    """
+    m = src.shape[0]
+    shift = _bucket_shift(n_nodes)
+    n_buckets = (n_nodes >> shift) + 1
+    bucket_ptr = np.zeros(n_buckets + 1, dtype=np.int64)
+    for k in range(m):
+        bucket_ptr[(src[k] >> shift) + 1] += 1
+    for b in range(n_buckets):
+        bucket_ptr[b + 1] += bucket_ptr[b]
+
+    row = np.empty(m, dtype=np.int32)
+    col = np.empty(m, dtype=np.int32)
+    pos = np.empty(m, dtype=edge_dtype_witness.dtype)
+    fill = bucket_ptr[:-1].copy()
+    for k in range(m):
+        u = src[k]
+        b = u >> shift
+        p = fill[b]
+        row[p] = u
+        col[p] = dst[k]
+        pos[p] = k
+        fill[b] = p + 1
+    return shift, bucket_ptr, row, col, pos
+
+
 @njit(parallel=True, cache=True)
 def _count_rows(bucket_ptr, shift, row, counts):
     """Row counts from the bucketed rows (``counts[u + 1]`` += 1), buckets in parallel."""
     for b in prange(bucket_ptr.shape[0] - 1):
         for k in range(bucket_ptr[b], bucket_ptr[b + 1]):
             counts[row[k] + 1] += 1
+
+
+@njit(cache=True)
+def _cumulate(counts):
+    """In-place running sum: ``counts[i + 1] += counts[i]`` (row counts to row offsets)."""
+    for u in range(counts.shape[0] - 1):
+        counts[u + 1] += counts[u]
 
 
 @njit(parallel=True, cache=True)
@@ -81,7 +149,6 @@ def _scatter_buckets(bucket_ptr, shift, row, col, pos, indptr, indices, edge):
             cursor[r] = p + 1
 
 
-@njit(cache=True)
 def counting_sort_csr(n_nodes, src, dst, edge_dtype_witness):
     """CSR of the edges ``src[k] -> dst[k]`` by a stable counting sort (no argsort).
 
@@ -89,12 +156,16 @@ def counting_sort_csr(n_nodes, src, dst, edge_dtype_witness):
     stable: inside a row, entries keep their input order, so when the input is sorted by
     ``(src, dst)`` both the out-rows and the in-rows come out ascending.
 
+    A plain Python function (see the module docstring): it runs four kernels, two of them
+    parallel, and hands every kernel inputs of one fixed type.
+
     Parameters
     ----------
     n_nodes : int
         N, the number of nodes; every id must be in ``[0, N)`` (not checked here).
     src, dst : int32[E]
-        Row and column ids of each input edge.
+        Row and column ids of each input edge (other layouts are converted, see
+        :func:`kernel_input`; read-only arrays are not copied).
     edge_dtype_witness : int32[:] or int64[:]
         Any array whose dtype is the wanted dtype of ``edge`` (int64 when E >= 2**31).
 
@@ -117,34 +188,16 @@ def counting_sort_csr(n_nodes, src, dst, edge_dtype_witness):
     (1.2 GB at E = 100M with int32 edge ids). Measured on 2 cores, N = 10M, E = 100M: both
     directions in 4.5 s, peak RSS 3.8 GB with the 0.8 GB input (``bench/walk.py``).
     """
-    m = src.shape[0]
-    shift = _bucket_shift(n_nodes)
-    n_buckets = (n_nodes >> shift) + 1
-    bucket_ptr = np.zeros(n_buckets + 1, dtype=np.int64)
-    for k in range(m):
-        bucket_ptr[(src[k] >> shift) + 1] += 1
-    for b in range(n_buckets):
-        bucket_ptr[b + 1] += bucket_ptr[b]
-
-    row = np.empty(m, dtype=np.int32)
-    col = np.empty(m, dtype=np.int32)
-    pos = np.empty(m, dtype=edge_dtype_witness.dtype)
-    fill = bucket_ptr[:-1].copy()
-    for k in range(m):
-        u = src[k]
-        b = u >> shift
-        p = fill[b]
-        row[p] = u
-        col[p] = dst[k]
-        pos[p] = k
-        fill[b] = p + 1
-
+    n_nodes = np.int64(n_nodes)
+    src = kernel_input(src, np.int32)
+    dst = kernel_input(dst, np.int32)
+    witness = np.zeros(1, dtype=edge_dtype_witness.dtype)
+    shift, bucket_ptr, row, col, pos = _bucket_edges(n_nodes, src, dst, witness)
     indptr = np.zeros(n_nodes + 1, dtype=np.int64)
     _count_rows(bucket_ptr, shift, row, indptr)
-    for u in range(n_nodes):
-        indptr[u + 1] += indptr[u]
-    indices = np.empty(m, dtype=np.int32)
-    edge = np.empty(m, dtype=edge_dtype_witness.dtype)
+    _cumulate(indptr)
+    indices = np.empty(src.shape[0], dtype=np.int32)
+    edge = np.empty(src.shape[0], dtype=witness.dtype)
     _scatter_buckets(bucket_ptr, shift, row, col, pos, indptr, indices, edge)
     return indptr, indices, edge
 
@@ -589,6 +642,90 @@ def _level_zero(node_cats, node_stop, cat_mask, hops, found, prop, passes):
 
 
 @njit(cache=True)
+def _collect_frontier(bits, frontier):
+    """Ids of the nodes with non-zero ``bits``, ascending, into ``frontier``; their count."""
+    n_front = 0
+    for a in range(bits.shape[0]):
+        if bits[a] != 0:
+            frontier[n_front] = a
+            n_front += 1
+    return n_front
+
+
+@njit(cache=True)
+def _frontier_cost(rev_indptr, frontier, n_front, prop):
+    """``(push_cost, live_bits)`` of a frontier: its reverse-degree sum and the OR of its bits.
+
+    Only bits on the frontier can be found at the next level (``live_bits``).
+    """
+    push_cost = 0
+    live_bits = _ZERO
+    for i in range(n_front):
+        v = frontier[i]
+        push_cost += rev_indptr[v + 1] - rev_indptr[v]
+        live_bits |= np.uint64(prop[v])
+    return push_cost, live_bits
+
+
+@njit(cache=True)
+def _clear_prop(frontier, n_front, prop):
+    """Zero the propagating bits of the frontier (they have been passed on)."""
+    for i in range(n_front):
+        prop[frontier[i]] = 0
+
+
+@njit(cache=True)
+def _push_level_small(rev_indptr, rev_indices, frontier, n_front, prop, nxt, touched, passes,
+                      found, hops, level, n_cats):
+    """Push level for a small frontier, serial: visit only the touched nodes.
+
+    ``nxt`` is all zero on entry; it gathers the incoming bits of the touched nodes, which are
+    listed in ``touched``. Writes the next frontier into ``frontier``; returns its size.
+    """
+    n_touched = 0
+    for i in range(n_front):
+        v = frontier[i]
+        bits = prop[v]
+        for k in range(rev_indptr[v], rev_indptr[v + 1]):
+            a = rev_indices[k]
+            if nxt[a] == 0:
+                touched[n_touched] = a
+                n_touched += 1
+            nxt[a] |= bits
+    for i in range(n_front):
+        prop[frontier[i]] = 0
+    n_next = 0
+    for i in range(n_touched):
+        a = touched[i]
+        if _settle(a, np.uint64(nxt[a]), passes, found, nxt, hops, level, n_cats):
+            frontier[n_next] = a
+            n_next += 1
+    return n_next
+
+
+@njit(cache=True)
+def _push_level_serial(rev_indptr, rev_indices, frontier, n_front, prop, nxt, passes, found,
+                       hops, level, n_cats):
+    """Push level for a large frontier, serial: a branch-free scatter, then one sweep.
+
+    ``nxt`` is all zero on entry. Writes the next frontier into ``frontier``; returns its size.
+    """
+    for i in range(n_front):
+        v = frontier[i]
+        bits = prop[v]
+        for k in range(rev_indptr[v], rev_indptr[v + 1]):
+            nxt[rev_indices[k]] |= bits
+    for i in range(n_front):
+        prop[frontier[i]] = 0
+    n_next = 0
+    for a in range(nxt.shape[0]):
+        if nxt[a] != 0 and _settle(a, np.uint64(nxt[a]), passes, found, nxt, hops, level,
+                                   n_cats):
+            frontier[n_next] = a
+            n_next += 1
+    return n_next
+
+
 def multi_source_hops(indptr, indices, rev_indptr, rev_indices, node_cats, node_stop, max_hops,
                       n_cats, parallel, n_threads, push_ratio, bits_witness, level_stats):
     """Hops from every node to the nearest labelled node of every category, all at once.
@@ -614,6 +751,9 @@ def multi_source_hops(indptr, indices, rev_indptr, rev_indices, node_cats, node_
 
     OR is commutative, so both give the same bits whatever the thread count: the result is
     identical serial or parallel, push or pull.
+
+    A plain Python function (see the module docstring): the level loop runs at most
+    ``max_hops`` times, each level one to four kernel calls, so its overhead is microseconds.
 
     Parameters
     ----------
@@ -649,89 +789,58 @@ def multi_source_hops(indptr, indices, rev_indptr, rev_indices, node_cats, node_
         Hop count, ``NO_HOPS`` (255) when no labelled node of that category is within
         ``max_hops``.
     """
+    indptr = kernel_input(indptr, np.int64)
+    indices = kernel_input(indices, np.int32)
+    rev_indptr = kernel_input(rev_indptr, np.int64)
+    rev_indices = kernel_input(rev_indices, np.int32)
+    node_cats = kernel_input(node_cats, np.uint64)
+    node_stop = kernel_input(node_stop, np.uint8)
+    n_cats = int(n_cats)
     n = indptr.shape[0] - 1
     m = indices.shape[0]
     if n_cats >= 64:
         cat_mask = ~_ZERO
     else:
         cat_mask = (_ONE << np.uint64(n_cats)) - _ONE
+    bits_dtype = bits_witness.dtype
     hops = np.empty((n, n_cats), dtype=np.uint8)
-    found = np.empty(n, dtype=bits_witness.dtype)
-    prop = np.zeros(n, dtype=bits_witness.dtype)
-    nxt = np.zeros(n, dtype=bits_witness.dtype)
+    found = np.empty(n, dtype=bits_dtype)
+    prop = np.zeros(n, dtype=bits_dtype)
+    nxt = np.zeros(n, dtype=bits_dtype)
     passes = np.empty(n, dtype=np.uint8)
     frontier = np.empty(n, dtype=np.int32)
-    touched = np.empty(n, dtype=np.int32)
     _level_zero(node_cats, node_stop, cat_mask, hops, found, prop, passes)
-    n_front = 0
-    for a in range(n):
-        if found[a] != 0:
-            frontier[n_front] = a
-            n_front += 1
+    n_front = _collect_frontier(found, frontier)
     level_stats[0, 0] = 0
     level_stats[0, 1] = n_front
     level_stats[0, 2] = 0
 
-    for level in range(1, max_hops + 1):
+    touched = None
+    for level in range(1, int(max_hops) + 1):
         if n_front == 0:
             break
-        push_cost = 0
-        live_bits = _ZERO  # only bits on the frontier can be found at this level
-        for i in range(n_front):
-            v = frontier[i]
-            push_cost += rev_indptr[v + 1] - rev_indptr[v]
-            live_bits |= np.uint64(prop[v])
+        push_cost, live_bits = _frontier_cost(rev_indptr, frontier, n_front, prop)
+        live_bits = np.uint64(live_bits)  # numba returns a Python int; keep the kernel's type
         level_stats[level, 1] = n_front
         level_stats[level, 2] = push_cost
         if push_cost * push_ratio < m:
             level_stats[level, 0] = 1
-            # push: nxt is all zero on entry; it gathers the incoming bits of touched nodes
-            n_next = 0
             if push_cost * 16 < n:
                 # small: keep a list of touched nodes and visit only them
-                n_touched = 0
-                for i in range(n_front):
-                    v = frontier[i]
-                    bits = prop[v]
-                    for k in range(rev_indptr[v], rev_indptr[v + 1]):
-                        a = rev_indices[k]
-                        if nxt[a] == 0:
-                            touched[n_touched] = a
-                            n_touched += 1
-                        nxt[a] |= bits
-                for i in range(n_front):
-                    prop[frontier[i]] = 0
-                for i in range(n_touched):
-                    a = touched[i]
-                    if _settle(a, np.uint64(nxt[a]), passes, found, nxt, hops, level, n_cats):
-                        frontier[n_next] = a
-                        n_next += 1
+                if touched is None:
+                    touched = np.empty(n, dtype=np.int32)
+                n_front = _push_level_small(rev_indptr, rev_indices, frontier, n_front, prop,
+                                            nxt, touched, passes, found, hops, level, n_cats)
             elif parallel:
                 # large, parallel: split by target range, then settle all nodes in parallel
                 _push_level_parallel(rev_indptr, rev_indices, frontier, n_front, prop, nxt,
-                                     max(1, n_threads))
-                for i in range(n_front):
-                    prop[frontier[i]] = 0
+                                     max(1, int(n_threads)))
+                _clear_prop(frontier, n_front, prop)
                 _settle_sweep(passes, found, nxt, hops, level, n_cats)
-                for a in range(n):
-                    if nxt[a] != 0:
-                        frontier[n_next] = a
-                        n_next += 1
+                n_front = _collect_frontier(nxt, frontier)
             else:
-                # large, serial: a branch-free scatter, then one sequential sweep
-                for i in range(n_front):
-                    v = frontier[i]
-                    bits = prop[v]
-                    for k in range(rev_indptr[v], rev_indptr[v + 1]):
-                        nxt[rev_indices[k]] |= bits
-                for i in range(n_front):
-                    prop[frontier[i]] = 0
-                for a in range(n):
-                    if nxt[a] != 0 and _settle(a, np.uint64(nxt[a]), passes, found, nxt, hops,
-                                               level, n_cats):
-                        frontier[n_next] = a
-                        n_next += 1
-            n_front = n_next
+                n_front = _push_level_serial(rev_indptr, rev_indices, frontier, n_front, prop,
+                                             nxt, passes, found, hops, level, n_cats)
         else:
             level_stats[level, 0] = 0
             if parallel:
@@ -740,12 +849,7 @@ def multi_source_hops(indptr, indices, rev_indptr, rev_indices, node_cats, node_
             else:
                 _pull_level_serial(indptr, indices, passes, prop, found, nxt, hops, level,
                                    n_cats, live_bits)
-            for i in range(n_front):
-                prop[frontier[i]] = 0
-            n_front = 0
-            for a in range(n):
-                if nxt[a] != 0:
-                    frontier[n_front] = a
-                    n_front += 1
+            _clear_prop(frontier, n_front, prop)
+            n_front = _collect_frontier(nxt, frontier)
         prop, nxt = nxt, prop
     return hops
