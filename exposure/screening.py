@@ -144,11 +144,13 @@ class Screener:
     def graph(self, chain: str) -> tuple[GraphParts, Walker]:
         """The (cached) graph and a walker over it."""
         if chain not in self._graphs:
-            parts, _ = graph_for(
+            parts, built = graph_for(
                 self.con, database_file(self.con), chain, self.graph_settings(chain),
                 tuple(self.options.categories),
             )
-            self._graphs[chain] = (parts, Walker(parts.graph))
+            # ids and row order are checked (O(E)) on the graph just built; a graph from the
+            # cache was checked when it was built and is only checked for shapes and dtypes
+            self._graphs[chain] = (parts, Walker(parts.graph, check_ids=built))
         return self._graphs[chain]
 
     def indexed_range(self, chain: str) -> str:
