@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exposure.store import transaction
+from exposure.walk import kernels
 
 from .csr import Graph, csr_from_edges
 from .settings import GraphSettings
@@ -208,15 +209,27 @@ def _fixed_text(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return arr.to_numpy(zero_copy_only=False).astype(f"S{width}")
 
 
-def _activity(cur: duckdb.DuckDBPyConnection, chain: str) -> tuple[np.ndarray, Activity]:
-    """Every address id with a transfer on ``chain`` (ascending) and its activity, rows in id
-    order for now (:func:`_in_address_order` reorders them); aggregated in numpy from one scan
-    of the integer and numeric columns."""
-    rows = cur.sql(
-        "SELECT from_id, to_id, asset, amount, epoch_us(block_time) AS us "
-        "FROM transfers WHERE chain = $chain",
-        params={"chain": chain},
+def _scan(cur: duckdb.DuckDBPyConnection, params: dict) -> pa.Table:
+    """The one scan of the chain's transfers a build makes: ids, asset, amount, times, block,
+    value at the reference price, and whether the transfer passes the edge predicate."""
+    return cur.sql(
+        f"""SELECT t.from_id, t.to_id, t.asset, t.amount, epoch_us(t.block_time) AS us,
+               coalesce(epoch(t.block_time)::BIGINT, $no_ts) AS ts,
+               t.block_number::BIGINT AS block, t.amount * p.price AS value,
+               coalesce({edge_predicate_sql("t")}, false) AND t.from_id <> t.to_id AS edge
+        FROM transfers t LEFT JOIN _graph_assets p ON p.asset = t.asset
+        WHERE t.chain = $chain""",
+        params={**params, "no_ts": int(kernels.NO_TS_MIN)},
     ).to_arrow_table()
+
+
+def _column(rows: pa.Table, name: str, dtype: type) -> np.ndarray:
+    return np.ascontiguousarray(rows[name].to_numpy(), dtype=dtype)
+
+
+def _activity(rows: pa.Table) -> tuple[np.ndarray, Activity]:
+    """Every address id with a transfer (ascending) and its activity, rows in id order for now
+    (:func:`_in_address_order` reorders them); aggregated in numpy from the scanned rows."""
     encoded = rows["asset"].combine_chunks().dictionary_encode()
     names = [str(x) for x in encoded.dictionary.to_pylist()]
     ranked = sorted(names)
@@ -228,34 +241,41 @@ def _activity(cur: duckdb.DuckDBPyConnection, chain: str) -> tuple[np.ndarray, A
     amount = np.nan_to_num(rows["amount"].to_numpy(zero_copy_only=False).astype(np.float64))
     us = pc.fill_null(rows["us"], NO_TIME).to_numpy()
     max_id = int(max(f.max(), d.max())) if f.shape[0] else 0
-    present = np.zeros(max_id + 1, dtype=np.bool_)
-    present[f] = True
-    present[d] = True
-    ids = np.flatnonzero(present).astype(np.int64)
-    # one bin per (id, asset, direction): direction 0 = in (recipient), 1 = out (sender)
-    keys = np.concatenate([(d * n_assets + asset) * 2 + IN, (f * n_assets + asset) * 2 + OUT])
-    weights = np.concatenate([amount, amount])
     span = (max_id + 1) * n_assets * 2
-    if span <= 4 * keys.shape[0] + 1024:
-        counts = np.bincount(keys, minlength=span)
+    big = np.iinfo(np.int64).max
+    if span <= 4 * f.shape[0] + 1024:  # dense bins: one pass in numba
+        counts = np.zeros(span, dtype=np.int64)
+        sums = np.zeros(span, dtype=np.float64)
+        id_first = np.full(max_id + 1, big, dtype=np.int64)
+        id_last = np.full(max_id + 1, NO_TIME, dtype=np.int64)
+        kernels.activity_bins(
+            np.ascontiguousarray(f, dtype=np.int64), np.ascontiguousarray(d, dtype=np.int64),
+            np.ascontiguousarray(asset, dtype=np.int64), amount, us, np.int64(n_assets),
+            np.int64(NO_TIME), counts, sums, id_first, id_last,
+        )
         used = np.flatnonzero(counts)
-        sums = np.bincount(keys, weights=weights, minlength=span)[used]
-        counts = counts[used]
+        counts, sums = counts[used], sums[used]
+        owner = used // (n_assets * 2)  # ascending: the ids with a transfer, each once
+        ids = owner[np.concatenate([[True], owner[1:] != owner[:-1]])] if used.shape[0] else owner
+        first, last = id_first[ids], id_last[ids]
     else:  # many assets (--all-tokens): sparse bins
+        keys = np.concatenate([(d * n_assets + asset) * 2 + IN, (f * n_assets + asset) * 2 + OUT])
         used, inverse = np.unique(keys, return_inverse=True)
         counts = np.bincount(inverse)
-        sums = np.bincount(inverse, weights=weights)
+        sums = np.bincount(inverse, weights=np.concatenate([amount, amount]))
+        ids = np.unique(used // (n_assets * 2))
+        known = us != NO_TIME
+        both = np.concatenate([f[known], d[known]])
+        both_t = np.concatenate([us[known], us[known]])
+        where = np.searchsorted(ids, both)
+        first = np.full(ids.shape[0], big, dtype=np.int64)
+        last = np.full(ids.shape[0], NO_TIME, dtype=np.int64)
+        np.minimum.at(first, where, both_t)
+        np.maximum.at(last, where, both_t)
+    first = np.where(first == big, NO_TIME, first)
     bin_id = used // (n_assets * 2)
-    known = us != NO_TIME
-    both = np.concatenate([f[known], d[known]])
-    both_t = np.concatenate([us[known], us[known]])
     position = np.full(max_id + 1, -1, dtype=np.int64)
     position[ids] = np.arange(ids.shape[0], dtype=np.int64)
-    first = np.full(ids.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
-    last = np.full(ids.shape[0], NO_TIME, dtype=np.int64)
-    np.minimum.at(first, position[both], both_t)
-    np.maximum.at(last, position[both], both_t)
-    first[first == np.iinfo(np.int64).max] = NO_TIME
     row_addr = position[bin_id]
     ptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(row_addr, minlength=ids.shape[0]), out=ptr[1:])
@@ -298,15 +318,16 @@ _EDGE_COLUMNS = {
 
 
 def _edges(
-    cur: duckdb.DuckDBPyConnection, chain: str, entities: bool, node_of_id: np.ndarray,
+    cur: duckdb.DuckDBPyConnection, rows: pa.Table, entities: bool, node_of_id: np.ndarray,
     n_nodes: int, params: dict,
 ) -> dict[str, np.ndarray]:
     """The aggregated edges, sorted by (src, dst) node: arrays ``src``, ``dst`` and the
     ``_EDGE_COLUMNS`` (``rep_from``/``rep_to`` in entity mode only).
 
-    Addresses: grouped by address ids in SQL, mapped to nodes and sorted in numpy (two stable
-    counting sorts). Entity mode: clusters merge ids, so ids are mapped to nodes in SQL first
-    (through the registered ``_graph_ids(id, node)``).
+    Addresses: aggregated from the build's one scan (``rows``) by :func:`reduce_edge_runs`.
+    Entity mode: the representative transfer's sender and recipient (``arg_min`` over the rep
+    key) are needed too, so the edges are grouped in SQL, ids mapped to nodes through the
+    registered ``_graph_ids(id, node)``.
     """
     aggregates = """sum(t.amount * p.price) AS value,
                    count(*) AS transfers,
@@ -328,27 +349,28 @@ def _edges(
         ).to_arrow_table()
         src = table["src"].to_numpy().astype(np.int64)
         dst = table["dst"].to_numpy().astype(np.int64)
-    else:
-        table = cur.sql(
-            f"""SELECT t.from_id AS f, t.to_id AS d, {aggregates}
-            FROM transfers t
-            JOIN _graph_assets p ON p.asset = t.asset
-            WHERE {edge_predicate_sql("t")} AND t.from_id <> t.to_id
-            GROUP BY 1, 2""",
-            params=params,
-        ).to_arrow_table()
-        src = node_of_id[table["f"].to_numpy()]
-        dst = node_of_id[table["d"].to_numpy()]
-    # (src, dst) order: a stable counting sort by dst, then one by src
+        _, _, by_dst = csr_from_edges(n_nodes, dst, src)
+        _, _, by_src = csr_from_edges(n_nodes, src[by_dst], dst[by_dst])
+        order = by_dst[by_src]
+        out = {"src": np.ascontiguousarray(src[order]), "dst": np.ascontiguousarray(dst[order])}
+        for name, dtype in _EDGE_COLUMNS.items():
+            out[name] = np.ascontiguousarray(table[name].to_numpy()[order], dtype=dtype)
+        return out
+    # addresses: from the scanned rows, sorted by (src, dst) node with two stable counting
+    # sorts (transfers keep their scan order inside an edge), then one pass over the runs
+    keep = np.flatnonzero(_column(rows, "edge", np.bool_))
+    row_src = node_of_id[_column(rows, "from_id", np.int64)]
+    row_dst = node_of_id[_column(rows, "to_id", np.int64)]
+    src, dst = row_src[keep], row_dst[keep]
     _, _, by_dst = csr_from_edges(n_nodes, dst, src)
     _, _, by_src = csr_from_edges(n_nodes, src[by_dst], dst[by_dst])
-    order = by_dst[by_src]
-    out = {"src": np.ascontiguousarray(src[order]), "dst": np.ascontiguousarray(dst[order])}
-    for name, dtype in _EDGE_COLUMNS.items():
-        if name in table.column_names:
-            column = table[name].to_numpy()
-            out[name] = np.ascontiguousarray(column[order], dtype=dtype)
-    return out
+    order = keep[by_dst[by_src]]
+    e_src, e_dst, value, count, first, last, block = kernels.reduce_edge_runs(
+        row_src, row_dst, order, np.nan_to_num(_column(rows, "value", np.float64)),
+        _column(rows, "ts", np.int64), _column(rows, "block", np.int64),
+    )
+    return {"src": e_src, "dst": e_dst, "value": value, "transfers": count, "first_time": first,
+            "last_time": last, "rep_block": block}
 
 
 def build_graph(
@@ -367,7 +389,9 @@ def build_graph(
     try:
         cur.register("_graph_assets", asset_params(assets, settings))
         with transaction(cur):
-            ids, activity = _activity(cur, chain)
+            params = {"chain": chain, "start": start, "end": end}
+            rows = _scan(cur, params)
+            ids, activity = _activity(rows)
             cur.register("_graph_seen", pa.table({"id": ids}))
             member = "coalesce(k.cluster, a.address)" if entities else "a.address"
             cluster_join = (
@@ -398,8 +422,8 @@ def build_graph(
             node_of_id = np.full(max_id + 1, -1, dtype=np.int64)
             node_of_id[addr_id] = addr_node
             cur.register("_graph_ids", pa.table({"id": addr_id, "node": addr_node}))
-            edges = _edges(cur, chain, entities, node_of_id, n,
-                           {"chain": chain, "start": start, "end": end})
+            edges = _edges(cur, rows, entities, node_of_id, n, params)
+            del rows
             labelled = cur.execute(
                 """SELECT DISTINCT g.node, c.category FROM address_categories c
                 JOIN addresses a ON a.chain = c.chain AND a.address = c.address

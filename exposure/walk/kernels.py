@@ -202,6 +202,118 @@ def counting_sort_csr(n_nodes, src, dst, edge_dtype_witness):
     return indptr, indices, edge
 
 
+#: ``reduce_edge_runs`` sentinels of a transfer without a block time.
+NO_TS_MIN = np.iinfo(np.int64).max
+NO_TS_MAX = np.iinfo(np.int64).min
+
+
+@njit(cache=True)
+def reduce_edge_runs(src, dst, order, value, ts, block):
+    """Aggregate transfers into edges: one edge per run of equal ``(src, dst)`` in ``order``.
+
+    Parameters
+    ----------
+    src, dst : int64[R]
+        Node ids of each transfer's sender and recipient.
+    order : int32[R] or int64[R]
+        Transfer positions sorted by ``(src, dst)`` (stable: inside a run, in input order).
+    value : float64[R]
+        Each transfer's value; an edge's value is their sum, added in ``order`` (sequentially,
+        so the result does not depend on how the rows were split among threads).
+    ts : int64[R]
+        Block time (unix seconds); ``NO_TS_MIN`` where unknown.
+    block : int64[R]
+        Block number.
+
+    Returns
+    -------
+    (edge_src, edge_dst, edge_value, edge_count, edge_first, edge_last, edge_block), each [M]
+    with M the number of runs: ``edge_first``/``edge_last`` the least/greatest known time
+    (0 if none), ``edge_block`` the least block number (the representative transfer's block).
+    """
+    n = order.shape[0]
+    out_src = np.empty(n, dtype=np.int64)
+    out_dst = np.empty(n, dtype=np.int64)
+    out_value = np.empty(n, dtype=np.float64)
+    out_count = np.empty(n, dtype=np.int64)
+    out_first = np.empty(n, dtype=np.int64)
+    out_last = np.empty(n, dtype=np.int64)
+    out_block = np.empty(n, dtype=np.int64)
+    m = 0
+    k = 0
+    while k < n:
+        r = order[k]
+        s = src[r]
+        d = dst[r]
+        total = 0.0
+        count = 0
+        first = NO_TS_MIN
+        last = NO_TS_MAX
+        least = block[r]
+        while k < n:
+            r = order[k]
+            if src[r] != s or dst[r] != d:
+                break
+            total += value[r]
+            count += 1
+            t = ts[r]
+            if t != NO_TS_MIN:
+                if t < first:
+                    first = t
+                if t > last:
+                    last = t
+            if block[r] < least:
+                least = block[r]
+            k += 1
+        out_src[m] = s
+        out_dst[m] = d
+        out_value[m] = total
+        out_count[m] = count
+        out_first[m] = first if first != NO_TS_MIN else 0
+        out_last[m] = last if last != NO_TS_MAX else 0
+        out_block[m] = least
+        m += 1
+    return (out_src[:m], out_dst[:m], out_value[:m], out_count[:m], out_first[:m],
+            out_last[:m], out_block[:m])
+
+
+@njit(cache=True)
+def activity_bins(src, dst, asset, amount, us, n_assets, no_time, counts, sums, first, last):
+    """Per-address activity in one pass over the transfers (dense bins).
+
+    Parameters
+    ----------
+    src, dst : int64[R]
+        Address ids of each transfer's sender and recipient.
+    asset : int64[R]
+        Asset code in ``[0, n_assets)``.
+    amount : float64[R]
+        Amount in token units.
+    us : int64[R]
+        Block time in microseconds since the epoch, ``no_time`` where unknown.
+    counts, sums : int64[B], float64[B], B = (max id + 1) * n_assets * 2
+        Accumulated: bin ``(id * n_assets + asset) * 2 + direction`` (0 = in, received;
+        1 = out, sent) counts the transfers and sums the amounts, in row order.
+    first, last : int64[max id + 1]
+        Accumulated least/greatest known time of each address (start at int64 max / min).
+    """
+    for r in range(src.shape[0]):
+        a = asset[r]
+        i = (dst[r] * n_assets + a) * 2
+        o = (src[r] * n_assets + a) * 2 + 1
+        counts[i] += 1
+        sums[i] += amount[r]
+        counts[o] += 1
+        sums[o] += amount[r]
+        t = us[r]
+        if t != no_time:
+            for x in (src[r], dst[r]):
+                if t < first[x]:
+                    first[x] = t
+                if t > last[x]:
+                    last[x] = t
+
+
 @njit(parallel=True, cache=True)
 def rows_ascending(indptr, indices):
     """True if every CSR row holds strictly ascending ids (so no duplicate edges either).
