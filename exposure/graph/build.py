@@ -209,86 +209,149 @@ def _fixed_text(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return arr.to_numpy(zero_copy_only=False).astype(f"S{width}")
 
 
-def _scan(cur: duckdb.DuckDBPyConnection, params: dict) -> pa.Table:
-    """The one scan of the chain's transfers a build makes: ids, asset, amount, times, block,
-    value at the reference price, and whether the transfer passes the edge predicate."""
-    return cur.sql(
+#: Rows per batch of the build's scan (bounds its memory: the scan is never held whole).
+SCAN_BATCH = 1 << 20
+#: Above this many assets on a chain (``--all-tokens`` imports), activity bins are sparse.
+DENSE_ASSETS = 16
+
+
+class _Scan:
+    """The one scan of a chain's transfers a build makes, consumed batch by batch.
+
+    Keeps per-address activity (dense bins per asset, grown as assets appear; sparse beyond
+    ``DENSE_ASSETS``) and, compactly, the rows that pass the edge predicate: sender and
+    recipient ids, value at the reference price, block time (s) and block number.
+    """
+
+    def __init__(self, n_ids: int, prices: dict[str, float]) -> None:
+        self.n_ids = n_ids
+        self.prices = prices
+        self.codes: dict[str, int] = {}
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.sums = np.zeros(0, dtype=np.float64)
+        self.sparse: list[tuple[np.ndarray, np.ndarray]] = []
+        self.first = np.full(n_ids, np.iinfo(np.int64).max, dtype=np.int64)
+        self.last = np.full(n_ids, NO_TIME, dtype=np.int64)
+        self.edge_parts: list[tuple[np.ndarray, ...]] = []
+
+    def _codes(self, column: pa.Array) -> np.ndarray:
+        encoded = pc.dictionary_encode(column)
+        names = [str(x) for x in encoded.dictionary.to_pylist()]
+        for name in names:
+            self.codes.setdefault(name, len(self.codes))
+        local = np.array([self.codes[x] for x in names], dtype=np.int64)
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        return local[indices] if names else np.zeros(len(column), dtype=np.int64)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Fold one batch of the scan in."""
+        f = np.ascontiguousarray(batch["from_id"].to_numpy(), dtype=np.int64)
+        d = np.ascontiguousarray(batch["to_id"].to_numpy(), dtype=np.int64)
+        asset = self._codes(batch["asset"])
+        amount = np.nan_to_num(
+            batch["amount"].to_numpy(zero_copy_only=False).astype(np.float64))
+        us = np.ascontiguousarray(pc.fill_null(batch["us"], NO_TIME).to_numpy(), dtype=np.int64)
+        n_assets = len(self.codes)
+        if n_assets <= DENSE_ASSETS:
+            size = n_assets * self.n_ids * 2
+            if self.counts.shape[0] < size:  # a new asset: bins appended (asset-major layout)
+                self.counts = np.concatenate(
+                    [self.counts, np.zeros(size - self.counts.shape[0], np.int64)])
+                self.sums = np.concatenate(
+                    [self.sums, np.zeros(size - self.sums.shape[0], np.float64)])
+            kernels.activity_bins(f, d, asset, amount, us, np.int64(self.n_ids),
+                                  np.int64(NO_TIME), self.counts, self.sums, self.first,
+                                  self.last)
+        else:
+            base = asset * self.n_ids
+            self.sparse.append((np.concatenate([(base + d) * 2 + IN, (base + f) * 2 + OUT]),
+                                np.concatenate([amount, amount])))
+            known = us != NO_TIME
+            np.minimum.at(self.first, f[known], us[known])
+            np.minimum.at(self.first, d[known], us[known])
+            np.maximum.at(self.last, f[known], us[known])
+            np.maximum.at(self.last, d[known], us[known])
+        keep = np.flatnonzero(batch["edge"].to_numpy(zero_copy_only=False))
+        if keep.shape[0]:
+            names = sorted(self.codes, key=self.codes.__getitem__)
+            price = np.array([self.prices.get(x, np.nan) for x in names], dtype=np.float64)
+            ts = us[keep]
+            seconds = np.where(ts == NO_TIME, kernels.NO_TS_MIN, (ts + 500_000) // 1_000_000)
+            self.edge_parts.append((
+                f[keep], d[keep], np.nan_to_num(amount[keep] * price[asset[keep]]), seconds,
+                np.ascontiguousarray(batch["block"].to_numpy()[keep], dtype=np.int64),
+            ))
+
+    def edge_rows(self) -> tuple[np.ndarray, ...]:
+        """The kept rows, in scan order: (from_id, to_id, value, ts, block)."""
+        if not self.edge_parts:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z, np.zeros(0, dtype=np.float64), z, z
+        out = tuple(np.concatenate(parts) for parts in zip(*self.edge_parts, strict=True))
+        self.edge_parts = []
+        return out
+
+    def activity(self) -> tuple[np.ndarray, Activity]:
+        """Every address id with a transfer (ascending) and its activity, rows in id order
+        (:func:`_in_address_order` reorders them)."""
+        n_ids = self.n_ids
+        if self.sparse:
+            keys = np.concatenate([k for k, _ in self.sparse])
+            weights = np.concatenate([w for _, w in self.sparse])
+            used, inverse = np.unique(keys, return_inverse=True)
+            counts = np.bincount(inverse)
+            sums = np.bincount(inverse, weights=weights)
+        else:
+            used = np.flatnonzero(self.counts)
+            counts, sums = self.counts[used], self.sums[used]
+        names = sorted(self.codes, key=self.codes.__getitem__)
+        ranked = sorted(names)
+        rank = np.array([ranked.index(x) for x in names], dtype=np.int64)
+        code = used // (n_ids * 2)
+        owner = (used // 2) % n_ids
+        direction = used % 2
+        asset = rank[code] if names else code
+        order = np.lexsort((direction, asset, owner))
+        owner, asset, direction = owner[order], asset[order], direction[order]
+        counts, sums = counts[order], sums[order]
+        first_row = np.concatenate([[True], owner[1:] != owner[:-1]]) if owner.shape[0] else (
+            np.zeros(0, dtype=np.bool_))
+        ids = owner[first_row]
+        ptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum(np.bincount(np.cumsum(first_row) - 1, minlength=ids.shape[0]))
+        big = np.iinfo(np.int64).max
+        first = self.first[ids]
+        return ids.astype(np.int64), Activity(
+            assets=tuple(ranked),
+            first=np.where(first == big, NO_TIME, first),
+            last=self.last[ids],
+            ptr=ptr,
+            asset=asset.astype(np.int32),
+            direction=direction.astype(np.uint8),
+            count=counts.astype(np.int64),
+            amount=sums.astype(np.float64),
+        )
+
+
+def _scan(cur: duckdb.DuckDBPyConnection, chain: str, params: dict,
+          prices: dict[str, float]) -> _Scan:
+    """Scan the chain's transfers once, in batches: ids, asset, amount, time, block, and
+    whether the transfer passes the edge predicate."""
+    n_ids = cur.execute(
+        "SELECT coalesce(max(id), -1) + 1 FROM addresses WHERE chain = ?", [chain]
+    ).fetchall()[0][0]
+    scan = _Scan(int(n_ids), prices)
+    reader = cur.sql(
         f"""SELECT t.from_id, t.to_id, t.asset, t.amount, epoch_us(t.block_time) AS us,
-               coalesce(epoch(t.block_time)::BIGINT, $no_ts) AS ts,
-               t.block_number::BIGINT AS block, t.amount * p.price AS value,
+               t.block_number::BIGINT AS block,
                coalesce({edge_predicate_sql("t")}, false) AND t.from_id <> t.to_id AS edge
         FROM transfers t LEFT JOIN _graph_assets p ON p.asset = t.asset
         WHERE t.chain = $chain""",
-        params={**params, "no_ts": int(kernels.NO_TS_MIN)},
-    ).to_arrow_table()
-
-
-def _column(rows: pa.Table, name: str, dtype: type) -> np.ndarray:
-    return np.ascontiguousarray(rows[name].to_numpy(), dtype=dtype)
-
-
-def _activity(rows: pa.Table) -> tuple[np.ndarray, Activity]:
-    """Every address id with a transfer (ascending) and its activity, rows in id order for now
-    (:func:`_in_address_order` reorders them); aggregated in numpy from the scanned rows."""
-    encoded = rows["asset"].combine_chunks().dictionary_encode()
-    names = [str(x) for x in encoded.dictionary.to_pylist()]
-    ranked = sorted(names)
-    rank = np.array([ranked.index(x) for x in names], dtype=np.int64)
-    n_assets = max(len(names), 1)
-    asset = rank[encoded.indices.to_numpy(zero_copy_only=False)] if names else np.zeros(0, np.int64)
-    f = rows["from_id"].to_numpy()
-    d = rows["to_id"].to_numpy()
-    amount = np.nan_to_num(rows["amount"].to_numpy(zero_copy_only=False).astype(np.float64))
-    us = pc.fill_null(rows["us"], NO_TIME).to_numpy()
-    max_id = int(max(f.max(), d.max())) if f.shape[0] else 0
-    span = (max_id + 1) * n_assets * 2
-    big = np.iinfo(np.int64).max
-    if span <= 4 * f.shape[0] + 1024:  # dense bins: one pass in numba
-        counts = np.zeros(span, dtype=np.int64)
-        sums = np.zeros(span, dtype=np.float64)
-        id_first = np.full(max_id + 1, big, dtype=np.int64)
-        id_last = np.full(max_id + 1, NO_TIME, dtype=np.int64)
-        kernels.activity_bins(
-            np.ascontiguousarray(f, dtype=np.int64), np.ascontiguousarray(d, dtype=np.int64),
-            np.ascontiguousarray(asset, dtype=np.int64), amount, us, np.int64(n_assets),
-            np.int64(NO_TIME), counts, sums, id_first, id_last,
-        )
-        used = np.flatnonzero(counts)
-        counts, sums = counts[used], sums[used]
-        owner = used // (n_assets * 2)  # ascending: the ids with a transfer, each once
-        ids = owner[np.concatenate([[True], owner[1:] != owner[:-1]])] if used.shape[0] else owner
-        first, last = id_first[ids], id_last[ids]
-    else:  # many assets (--all-tokens): sparse bins
-        keys = np.concatenate([(d * n_assets + asset) * 2 + IN, (f * n_assets + asset) * 2 + OUT])
-        used, inverse = np.unique(keys, return_inverse=True)
-        counts = np.bincount(inverse)
-        sums = np.bincount(inverse, weights=np.concatenate([amount, amount]))
-        ids = np.unique(used // (n_assets * 2))
-        known = us != NO_TIME
-        both = np.concatenate([f[known], d[known]])
-        both_t = np.concatenate([us[known], us[known]])
-        where = np.searchsorted(ids, both)
-        first = np.full(ids.shape[0], big, dtype=np.int64)
-        last = np.full(ids.shape[0], NO_TIME, dtype=np.int64)
-        np.minimum.at(first, where, both_t)
-        np.maximum.at(last, where, both_t)
-    first = np.where(first == big, NO_TIME, first)
-    bin_id = used // (n_assets * 2)
-    position = np.full(max_id + 1, -1, dtype=np.int64)
-    position[ids] = np.arange(ids.shape[0], dtype=np.int64)
-    row_addr = position[bin_id]
-    ptr = np.zeros(ids.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row_addr, minlength=ids.shape[0]), out=ptr[1:])
-    return ids, Activity(
-        assets=tuple(ranked),
-        first=first,
-        last=last,
-        ptr=ptr,
-        asset=((used // 2) % n_assets).astype(np.int32),
-        direction=(used % 2).astype(np.uint8),
-        count=counts.astype(np.int64),
-        amount=sums.astype(np.float64),
-    )
+        params=params,
+    ).to_arrow_reader(SCAN_BATCH)
+    for batch in reader:
+        scan.add(batch)
+    return scan
 
 
 def _in_address_order(activity: Activity, order: np.ndarray) -> Activity:
@@ -318,7 +381,7 @@ _EDGE_COLUMNS = {
 
 
 def _edges(
-    cur: duckdb.DuckDBPyConnection, rows: pa.Table, entities: bool, node_of_id: np.ndarray,
+    cur: duckdb.DuckDBPyConnection, rows: _Scan, entities: bool, node_of_id: np.ndarray,
     n_nodes: int, params: dict,
 ) -> dict[str, np.ndarray]:
     """The aggregated edges, sorted by (src, dst) node: arrays ``src``, ``dst`` and the
@@ -358,17 +421,13 @@ def _edges(
         return out
     # addresses: from the scanned rows, sorted by (src, dst) node with two stable counting
     # sorts (transfers keep their scan order inside an edge), then one pass over the runs
-    keep = np.flatnonzero(_column(rows, "edge", np.bool_))
-    row_src = node_of_id[_column(rows, "from_id", np.int64)]
-    row_dst = node_of_id[_column(rows, "to_id", np.int64)]
-    src, dst = row_src[keep], row_dst[keep]
+    f, d, value, ts, block = rows.edge_rows()
+    src, dst = node_of_id[f], node_of_id[d]
     _, _, by_dst = csr_from_edges(n_nodes, dst, src)
     _, _, by_src = csr_from_edges(n_nodes, src[by_dst], dst[by_dst])
-    order = keep[by_dst[by_src]]
+    order = by_dst[by_src]
     e_src, e_dst, value, count, first, last, block = kernels.reduce_edge_runs(
-        row_src, row_dst, order, np.nan_to_num(_column(rows, "value", np.float64)),
-        _column(rows, "ts", np.int64), _column(rows, "block", np.int64),
-    )
+        src, dst, order, value, ts, block)
     return {"src": e_src, "dst": e_dst, "value": value, "transfers": count, "first_time": first,
             "last_time": last, "rep_block": block}
 
@@ -390,8 +449,8 @@ def build_graph(
         cur.register("_graph_assets", asset_params(assets, settings))
         with transaction(cur):
             params = {"chain": chain, "start": start, "end": end}
-            rows = _scan(cur, params)
-            ids, activity = _activity(rows)
+            rows = _scan(cur, chain, params, {a: settings.price(a) for a in assets})
+            ids, activity = rows.activity()
             cur.register("_graph_seen", pa.table({"id": ids}))
             member = "coalesce(k.cluster, a.address)" if entities else "a.address"
             cluster_join = (

@@ -278,29 +278,29 @@ def reduce_edge_runs(src, dst, order, value, ts, block):
 
 
 @njit(cache=True)
-def activity_bins(src, dst, asset, amount, us, n_assets, no_time, counts, sums, first, last):
-    """Per-address activity in one pass over the transfers (dense bins).
+def activity_bins(src, dst, asset, amount, us, n_ids, no_time, counts, sums, first, last):
+    """Per-address activity in one pass over a batch of transfers (dense bins, accumulated).
 
     Parameters
     ----------
     src, dst : int64[R]
-        Address ids of each transfer's sender and recipient.
+        Address ids (in ``[0, n_ids)``) of each transfer's sender and recipient.
     asset : int64[R]
-        Asset code in ``[0, n_assets)``.
+        Asset code of each transfer.
     amount : float64[R]
         Amount in token units.
     us : int64[R]
         Block time in microseconds since the epoch, ``no_time`` where unknown.
-    counts, sums : int64[B], float64[B], B = (max id + 1) * n_assets * 2
-        Accumulated: bin ``(id * n_assets + asset) * 2 + direction`` (0 = in, received;
-        1 = out, sent) counts the transfers and sums the amounts, in row order.
-    first, last : int64[max id + 1]
+    counts, sums : int64[B], float64[B], B >= (max code + 1) * n_ids * 2
+        Accumulated: bin ``(asset * n_ids + id) * 2 + direction`` (0 = in, received; 1 = out,
+        sent) counts the transfers and sums the amounts, in row order.
+    first, last : int64[n_ids]
         Accumulated least/greatest known time of each address (start at int64 max / min).
     """
     for r in range(src.shape[0]):
-        a = asset[r]
-        i = (dst[r] * n_assets + a) * 2
-        o = (src[r] * n_assets + a) * 2 + 1
+        base = asset[r] * n_ids
+        i = (base + dst[r]) * 2
+        o = (base + src[r]) * 2 + 1
         counts[i] += 1
         sums[i] += amount[r]
         counts[o] += 1
