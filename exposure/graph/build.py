@@ -567,32 +567,29 @@ def edge_evidence(
     placeholders = ", ".join(f"$b{i}" for i in range(len(blocks)))
     params = {"chain": chain, "start": start, "end": end,
               **{f"b{i}": b for i, b in enumerate(blocks)}}
-    cur = con.cursor()
-    try:
-        cur.register("_graph_assets", asset_params(assets, settings))
-        cur.register("_edge_keys", pa.table({
-            "e": pa.array([k[0] for k in keys], pa.int64()),
-            "b": pa.array([k[1] for k in keys], pa.int64()),
-            "f": pa.array([k[2] for k in keys], pa.int64()),
-            "d": pa.array([k[3] for k in keys], pa.int64()),
-        }))
-        rows = cur.execute(
-            f"""SELECT k.e, t.block_number, t.tx_hash, t.log_index, t.trace_address, t.vout,
-                   t.from_address, t.to_address, t.asset,
-                   coalesce(CAST(t.amount_raw AS VARCHAR), CAST(t.amount_raw_big AS VARCHAR)),
-                   epoch(t.block_time)::BIGINT
-            FROM (SELECT * FROM transfers WHERE chain = $chain
-                  AND block_number IN ({placeholders})) t
-            JOIN _graph_assets p ON p.asset = t.asset
-            JOIN _edge_keys k ON k.b = t.block_number AND k.f = t.from_id AND k.d = t.to_id
-            WHERE {edge_predicate_sql("t")}
-            QUALIFY row_number() OVER (PARTITION BY k.e ORDER BY {REP_ORDER_SQL}) = 1""",
-            params,
-        ).fetchall()
-        cur.unregister("_edge_keys")
-        cur.unregister("_graph_assets")
-    finally:
-        cur.close()
+    # the small tables go in as bound lists (registering Arrow tables would import pandas)
+    params.update({
+        "assets": assets, "prices": [settings.price(a) for a in assets],
+        "dusts": [settings.dust(a) for a in assets],
+        "ke": [k[0] for k in keys], "kb": [k[1] for k in keys], "kf": [k[2] for k in keys],
+        "kd": [k[3] for k in keys],
+    })
+    rows = con.execute(
+        f"""SELECT k.e, t.block_number, t.tx_hash, t.log_index, t.trace_address, t.vout,
+               t.from_address, t.to_address, t.asset,
+               coalesce(CAST(t.amount_raw AS VARCHAR), CAST(t.amount_raw_big AS VARCHAR)),
+               epoch(t.block_time)::BIGINT
+        FROM (SELECT * FROM transfers WHERE chain = $chain
+              AND block_number IN ({placeholders})) t
+        JOIN (SELECT unnest($assets) AS asset, unnest($prices) AS price,
+                     unnest($dusts) AS dust) p ON p.asset = t.asset
+        JOIN (SELECT unnest($ke) AS e, unnest($kb) AS b, unnest($kf) AS f,
+                     unnest($kd) AS d) k
+          ON k.b = t.block_number AND k.f = t.from_id AND k.d = t.to_id
+        WHERE {edge_predicate_sql("t")}
+        QUALIFY row_number() OVER (PARTITION BY k.e ORDER BY {REP_ORDER_SQL}) = 1""",
+        params,
+    ).fetchall()
     names = ("block", "tx", "log_index", "trace_address", "vout", "from", "to", "asset",
              "amount", "time")
     return {int(r[0]): dict(zip(names, r[1:], strict=True)) for r in rows}
