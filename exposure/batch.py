@@ -165,7 +165,7 @@ def screen_book(
         if chosen not in indexed:
             continue
         parts, _ = screener.graph(chosen)
-        tables = hop_tables(screener, chosen, opts.max_hops)
+        tables = {d: np.asarray(t) for d, t in hop_tables(screener, chosen, opts.max_hops).items()}
         categories = parts.graph.categories
         for i, c, normal in valid:
             if c != chosen:
@@ -177,9 +177,9 @@ def screen_book(
             nodes[i] = node
             row_hops = {}
             for direction, table in tables.items():
-                for k, h in enumerate(table[node]):
-                    if h != 255:
-                        row_hops[(categories[k], direction)] = int(h)
+                row = table[node]
+                for k in np.flatnonzero(row != 255):
+                    row_hops[(categories[k], direction)] = int(row[k])
             hops[i] = row_hops
 
     for done, (i, chosen, _normal) in enumerate(valid, start=1):
@@ -193,23 +193,24 @@ def screen_book(
                     got = walker.shares(node, direction, opts.max_hops, opts.share_tolerance)
                     for category, value in zip(got.categories, got.share, strict=True):
                         shares[(category, direction)] = float(value)
-        exposures = tuple(
-            Exposure(category=c, direction=d, hops=row_hops.get((c, d)),
-                     exposure_type=None if (c, d) not in row_hops
-                     else ("direct" if row_hops[(c, d)] <= 1 else "indirect"),
+        # only found exposures can fire a rule (a rule needs hops), so only they are rated
+        found = tuple(
+            Exposure(category=c, direction=d, hops=h,
+                     exposure_type="direct" if h <= 1 else "indirect",
                      share=shares.get((c, d), 0.0))
-            for c in opts.categories for d in ("in", "out")
+            for (c, d), h in row_hops.items()
         )
-        rating = screener.policy.rate(exposures)
+        rating = screener.policy.rate(found)
         result = results[i]
         result["seen"] = i in seen
         if not result["seen"]:
             result["status"] = "unseen"
         result["rating"] = rating.level
-        for e in exposures:
-            result[f"hops_{e.category}_{e.direction}"] = e.hops
-            if opts.with_shares:
-                result[f"share_{e.category}_{e.direction}"] = round(e.share, 6)
+        for c in opts.categories:
+            for d in ("in", "out"):
+                result[f"hops_{c}_{d}"] = row_hops.get((c, d))
+                if opts.with_shares:
+                    result[f"share_{c}_{d}"] = round(shares.get((c, d), 0.0), 6)
         if on_progress is not None:
             on_progress(done)
     return results
