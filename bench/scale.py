@@ -655,6 +655,13 @@ def main(argv: list[str] | None = None) -> int:
     elif not db.exists():
         raise SystemExit(f"{db} does not exist: run with the import step (and --keep) first")
     result["store_fresh"] = "import" in steps
+    if "import" in steps and steps_out["import"]["status"] != "ok":
+        # a killed or failed import leaves part of the rows: measuring on them would mislead
+        for name in ("labels", "batch", "screen", "check"):
+            if name in steps:
+                steps.remove(name)
+                log(f"{name}: skipped (the import did not finish)")
+        result["skipped_after_failed_import"] = True
 
     if "duckdb" in steps:
         peer_db = work / "peer-ctas.duckdb"
