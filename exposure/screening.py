@@ -123,6 +123,7 @@ class Screener:
         self._graphs: dict[str, tuple[GraphParts, Walker]] = {}
         self._decimals: dict[tuple[str, str], int] = {}
         self._indexed: list[str] | None = None
+        self._tags: dict[tuple[str, str, str, bool], dict] = {}
 
     # -- data ----------------------------------------------------------------------------------
     def indexed_chains(self) -> list[str]:
@@ -212,7 +213,11 @@ class Screener:
         """The tag that puts ``address`` (or, for a cluster, one of its members) in
         ``category``, with its actor's evidence; for a cluster also which member carries it and
         the transaction that linked that member."""
-        return reads.category_tag(self.con, chain, address, category, entities=entities)
+        key = (chain, address, category, entities)
+        if key not in self._tags:  # a Screener sees one state of the store
+            self._tags[key] = reads.category_tag(
+                self.con, chain, address, category, entities=entities)
+        return dict(self._tags[key])
 
     def own_labels(self, chain: str, address: str) -> tuple[dict, ...]:
         """The screened address's own labels (best first)."""
@@ -283,6 +288,10 @@ class Screener:
             if opts.with_shares else None
         )
         total = shares.total_value if shares is not None else 0.0
+        evidence = edge_evidence(  # every path's transfers in one read
+            self.con, parts, self.graph_settings(chain),
+            [e for hit in walk.nearest if hit.hops for e in hit.path_edges],
+        )
         out: dict[str, Exposure] = {}
         for hit in walk.nearest:
             if hit.hops is None or hit.node is None:
@@ -319,7 +328,7 @@ class Screener:
                 evidence=info.get("evidence"),
                 value=share * total,
                 share=share,
-                path=tuple(self._hops(chain, parts, hit.path_edges)),
+                path=tuple(self._hops(chain, parts, hit.path_edges, evidence)),
             )
         met = [
             StopNode(display(chain, parts.node_address(s)), direction,
@@ -329,8 +338,9 @@ class Screener:
         ]
         return out, met
 
-    def _hops(self, chain: str, parts: GraphParts, edges: Sequence[int]) -> list[Hop]:
-        found = edge_evidence(self.con, parts, self.graph_settings(chain), list(edges))
+    def _hops(
+        self, chain: str, parts: GraphParts, edges: Sequence[int], found: dict[int, dict],
+    ) -> list[Hop]:
         hops = []
         for e in edges:
             row = found[int(e)]

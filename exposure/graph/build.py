@@ -561,7 +561,7 @@ def edge_evidence(
         f, d = parts.edge_endpoints(e)
         keys.append((e, int(parts.edge_rep_block[e]), f, d))
     chain = parts.graph.chain
-    assets = tracked_assets(con, chain)
+    assets = list(parts.graph.meta.get("assets") or tracked_assets(con, chain))
     start, end = settings.window()
     blocks = sorted({b for _, b, _, _ in keys})
     placeholders = ", ".join(f"$b{i}" for i in range(len(blocks)))
