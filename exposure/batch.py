@@ -11,12 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numba
 import numpy as np
 import pyarrow as pa
 
@@ -25,7 +28,7 @@ from .graph.cache import hop_table
 from .policy import Policy
 from .report.model import Exposure
 from .screening import Screener, ScreenOptions, detect_chain, display
-from .walk.drivers import batch_hops
+from .walk.drivers import Walker, batch_hops
 
 ADDRESS_HEADERS = ("address", "wallet", "wallet_address", "declared_address", "addr",
                    "地址", "钱包地址", "钱包", "申报地址")
@@ -182,17 +185,13 @@ def screen_book(
                     row_hops[(categories[k], direction)] = int(row[k])
             hops[i] = row_hops
 
-    for done, (i, chosen, _normal) in enumerate(valid, start=1):
+    book_shares: dict[int, dict[tuple[str, str], float]] = {}
+    if opts.with_shares:
+        wanted = [(i, c, nodes[i]) for i, c, _ in valid if hops.get(i) and i in nodes]
+        book_shares = _shares(screener, wanted, on_progress)
+    for done, (i, _chosen, _normal) in enumerate(valid, start=1):
         row_hops = hops.get(i, {})
-        shares: dict[tuple[str, str], float] = {}
-        if opts.with_shares and row_hops and chosen in indexed:
-            _, walker = screener.graph(chosen)
-            node = nodes.get(i)
-            if node is not None:
-                for direction in ("in", "out"):
-                    got = walker.shares(node, direction, opts.max_hops, opts.share_tolerance)
-                    for category, value in zip(got.categories, got.share, strict=True):
-                        shares[(category, direction)] = float(value)
+        shares = book_shares.get(i, {})
         # only found exposures can fire a rule (a rule needs hops), so only they are rated
         found = tuple(
             Exposure(category=c, direction=d, hops=h,
@@ -211,9 +210,53 @@ def screen_book(
                 result[f"hops_{c}_{d}"] = row_hops.get((c, d))
                 if opts.with_shares:
                     result[f"share_{c}_{d}"] = round(shares.get((c, d), 0.0), 6)
-        if on_progress is not None:
+        if on_progress is not None and not opts.with_shares:
             on_progress(done)
+    if on_progress is not None and opts.with_shares:
+        on_progress(len(valid))
     return results
+
+
+#: Rows per task of the parallel value-share pass.
+SHARE_CHUNK = 64
+
+
+def _shares(
+    screener: Screener, rows: Sequence[tuple[int, str, int]],
+    on_progress: Callable[[int], None] | None,
+) -> dict[int, dict[tuple[str, str], float]]:
+    """Value shares of each (row, chain, node) in both directions, rows split among threads
+    (the share kernel releases the GIL; each thread keeps its own walker's scratch arrays)."""
+    opts = screener.options
+    local = threading.local()
+
+    def run(chunk: Sequence[tuple[int, str, int]]) -> dict[int, dict[tuple[str, str], float]]:
+        walkers = getattr(local, "walkers", None)
+        if walkers is None:
+            walkers = local.walkers = {}
+        out = {}
+        for i, chain, node in chunk:
+            if chain not in walkers:
+                walkers[chain] = Walker(screener.graph(chain)[0].graph, check_ids=False)
+            row: dict[tuple[str, str], float] = {}
+            for direction in ("in", "out"):
+                got = walkers[chain].shares(node, direction, opts.max_hops, opts.share_tolerance)
+                for category, value in zip(got.categories, got.share, strict=True):
+                    row[(category, direction)] = float(value)
+            out[i] = row
+        return out
+
+    for chain in sorted({c for _, c, _ in rows}):
+        screener.graph(chain)  # loaded once, before the threads share it
+    chunks = [rows[k:k + SHARE_CHUNK] for k in range(0, len(rows), SHARE_CHUNK)]
+    found: dict[int, dict[tuple[str, str], float]] = {}
+    workers = max(1, min(numba.get_num_threads(), 8))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(run, chunks):
+            found.update(part)
+            if on_progress is not None:
+                on_progress(len(found))
+    return found
 
 
 def write_results(results: list[dict[str, Any]], path: Path | None) -> None:

@@ -479,7 +479,7 @@ def bfs_nearest(
 # --------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: a batch runs it in several threads at once
 def value_share(
     indptr, indices, edge, edge_value, node_cats, node_stop, start, max_hops, tol, n_cats,
     stamp, acc, generation,
