@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from .addresses import EVM_CHAINS, checksum, normalize_bitcoin, normalize_evm
 from .errors import InputError, StoreBusy
@@ -124,6 +125,7 @@ class Screener:
         self._decimals: dict[tuple[str, str], int] = {}
         self._indexed: list[str] | None = None
         self._tags: dict[tuple[str, str, str, bool], dict] = {}
+        self._present_cats: dict[str, frozenset[str]] = {}
 
     # -- data ----------------------------------------------------------------------------------
     def indexed_chains(self) -> list[str]:
@@ -137,6 +139,14 @@ class Screener:
         wanted = self.options.entities
         return chain.startswith("bitcoin") if wanted is None else wanted and (
             chain.startswith("bitcoin"))
+
+    def _present(self, chain: str, graph) -> frozenset[str]:
+        """The categories at least one node of ``chain``'s graph carries."""
+        if chain not in self._present_cats:
+            bits = int(np.bitwise_or.reduce(np.asarray(graph.node_cats))) if graph.n_nodes else 0
+            self._present_cats[chain] = frozenset(
+                c for i, c in enumerate(graph.categories) if bits >> i & 1)
+        return self._present_cats[chain]
 
     def graph_settings(self, chain: str) -> GraphSettings:
         """The graph filters used for ``chain`` (entity mode on for Bitcoin by default)."""
@@ -281,7 +291,10 @@ class Screener:
     ) -> tuple[dict[str, Exposure], list[StopNode]]:
         opts = self.options
         graph = parts.graph
-        wanted = [c for c in opts.categories if c in graph.categories]
+        # only categories some node carries: the walk stops once they are all found (one that
+        # no node carries can never be, and walking on for it would cover the whole graph)
+        present = self._present(chain, graph)
+        wanted = [c for c in opts.categories if c in present]
         walk = walker.nearest(node, direction, opts.max_hops, wanted)
         shares = (
             walker.shares(node, direction, opts.max_hops, opts.share_tolerance)
