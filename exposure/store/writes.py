@@ -132,23 +132,34 @@ def encode_addresses(
         for table in tables for side in ("from", "to")
     )
     params = {"chain": chain, "lo": first, "hi": last}
+    # the range's addresses first (small), so the dictionary is only probed, never hashed whole:
+    # a bulk import commits many chunks against a dictionary of millions of addresses
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _enc_addresses AS {missing}", params)
     con.execute(
-        f"""INSERT INTO addresses
+        """INSERT INTO addresses
         SELECT $chain, (SELECT coalesce(max(id), -1) FROM addresses WHERE chain = $chain)
                        + row_number() OVER (ORDER BY n.address), n.address
-        FROM ({missing}) n
-        ANTI JOIN (SELECT address FROM addresses WHERE chain = $chain) a
-             ON a.address = n.address""",
-        params,
+        FROM _enc_addresses n
+        WHERE NOT EXISTS (SELECT 1 FROM addresses a SEMI JOIN _enc_addresses e
+                          ON e.address = a.address
+                          WHERE a.chain = $chain AND a.address = n.address)""",
+        {"chain": chain},
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _enc_ids AS SELECT a.id, a.address FROM addresses a "
+        "SEMI JOIN _enc_addresses e ON e.address = a.address WHERE a.chain = $chain",
+        {"chain": chain},
     )
     for table in tables:
         for side in ("from", "to"):
             con.execute(
-                f"UPDATE {table} x SET {side}_id = a.id FROM addresses a "
+                f"UPDATE {table} x SET {side}_id = a.id FROM _enc_ids a "
                 f"WHERE x.chain = $chain AND x.block_number BETWEEN $lo AND $hi "
-                f"AND x.{side}_id IS NULL AND a.chain = $chain AND a.address = x.{side}_address",
+                f"AND x.{side}_id IS NULL AND a.address = x.{side}_address",
                 params,
             )
+    con.execute("DROP TABLE _enc_ids")
+    con.execute("DROP TABLE _enc_addresses")
 
 
 #: The transfer tables each kind of chain writes.

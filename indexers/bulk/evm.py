@@ -37,7 +37,7 @@ from .model import Coverage, ImportOptions, ImportProgress, ImportResult, Reject
 #: Streams of token rows imported with ``--all-tokens`` (every contract, tracked or not).
 ALL_TOKENS = "erc20:*"
 #: Rows per committed chunk of a Parquet import (one transaction each, in block order).
-CHUNK_ROWS = 20_000_000
+CHUNK_ROWS = 5_000_000
 #: DuckDB's memory limit while an import writes, when the connection's is higher. Without it
 #: DuckDB keeps the blocks it writes cached up to its default limit (80% of RAM): 9.3 GB of RSS
 #: for 100M rows. Restored afterwards. Not applied to the scans before: quantile_disc over
