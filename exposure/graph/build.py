@@ -114,11 +114,6 @@ class GraphParts:
         text = self.addr_text if self.node_text is None else self.node_text
         return bytes(text[node]).decode()
 
-    def store_id_of(self, address: str) -> int | None:
-        """The store id of ``address``, or None if it has no transfer on this chain."""
-        i = self.address_index(address)
-        return None if i is None else int(self.addr_id[i])
-
     def edge_endpoints(self, edge: int) -> tuple[int, int]:
         """Store ids of the sender and recipient of ``edge``'s representative transfer."""
         if self.edge_rep_from is not None and self.edge_rep_to is not None:
@@ -380,6 +375,13 @@ _EDGE_COLUMNS = {
 }
 
 
+def _by_node_pair(n_nodes: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Positions sorted by (src, dst), stable: a counting sort by dst, then one by src."""
+    _, _, by_dst = csr_from_edges(n_nodes, dst, src)
+    _, _, by_src = csr_from_edges(n_nodes, src[by_dst], dst[by_dst])
+    return by_dst[by_src]
+
+
 def _edges(
     cur: duckdb.DuckDBPyConnection, rows: _Scan, entities: bool, node_of_id: np.ndarray,
     n_nodes: int, params: dict,
@@ -412,9 +414,7 @@ def _edges(
         ).to_arrow_table()
         src = table["src"].to_numpy().astype(np.int64)
         dst = table["dst"].to_numpy().astype(np.int64)
-        _, _, by_dst = csr_from_edges(n_nodes, dst, src)
-        _, _, by_src = csr_from_edges(n_nodes, src[by_dst], dst[by_dst])
-        order = by_dst[by_src]
+        order = _by_node_pair(n_nodes, src, dst)
         out = {"src": np.ascontiguousarray(src[order]), "dst": np.ascontiguousarray(dst[order])}
         for name, dtype in _EDGE_COLUMNS.items():
             out[name] = np.ascontiguousarray(table[name].to_numpy()[order], dtype=dtype)
@@ -423,9 +423,7 @@ def _edges(
     # sorts (transfers keep their scan order inside an edge), then one pass over the runs
     f, d, value, ts, block = rows.edge_rows()
     src, dst = node_of_id[f], node_of_id[d]
-    _, _, by_dst = csr_from_edges(n_nodes, dst, src)
-    _, _, by_src = csr_from_edges(n_nodes, src[by_dst], dst[by_dst])
-    order = by_dst[by_src]
+    order = _by_node_pair(n_nodes, src, dst)
     e_src, e_dst, value, count, first, last, block = kernels.reduce_edge_runs(
         src, dst, order, value, ts, block)
     return {"src": e_src, "dst": e_dst, "value": value, "transfers": count, "first_time": first,
