@@ -27,7 +27,8 @@ import pytest
 from numba.core.dispatcher import Dispatcher
 
 from exposure.graph.csr import Graph, csr_from_edges
-from exposure.walk import batch_hops, drivers, kernels
+from exposure.walk import batch_hops, kernels
+from exposure.walk.cache import COMPILE_LOCK_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 #: The size of the graph the crash was seen on.
@@ -197,7 +198,7 @@ def concurrent_cold_start_then_big_builds(tmp_path: Path, references: dict, roun
             assert res["signatures"]["_count_rows"] == 1
             assert res["signatures"]["_scatter_buckets"] == 2
             assert res["signatures"]["rows_ascending"] == 1
-        assert list(cache.glob(f"*/{drivers.COMPILE_LOCK_NAME}"))
+        assert list(cache.glob(f"*/{COMPILE_LOCK_NAME}"))
         for i in range(2):
             res = finish(start("big", 5, cache), f"round {r}, 1M/7M build {i}")
             for key in ("out", "in", "hops_out", "hops_in"):
@@ -253,7 +254,7 @@ def test_default_cache_is_versioned_outside_the_source_tree(tmp_path):
     py = f"{sys.version_info[0]}{sys.version_info[1]}"
     assert [f.name for f in folders] == [f"numba-{numba.__version__}-exposure-{version}-py{py}"]
     assert list(folders[0].glob("walk_*/kernels._bucket_edges-*.nbi"))
-    assert list(folders[0].glob(f"walk_*/{drivers.COMPILE_LOCK_NAME}"))
+    assert list(folders[0].glob(f"walk_*/{COMPILE_LOCK_NAME}"))
 
 
 def test_a_user_numba_cache_dir_is_respected(tmp_path):

@@ -586,18 +586,29 @@ def test_value_share_kernel_leaves_no_visible_state_between_calls():
     assert first == again
 
 
-def test_kernels_module_imports_only_numpy_and_numba():
+def _top_level_imports(module) -> set[str]:
     import ast
     import inspect
 
-    tree = ast.parse(inspect.getsource(kernels))
     imported = set()
-    for node in ast.walk(tree):
+    for node in ast.parse(inspect.getsource(module)).body:  # module level only
         if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
+            imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            imported.add((node.module or "").split(".")[0])
-    assert imported <= {"numpy", "numba", "__future__"}
+            imported.add(node.module or "")
+    return imported
+
+
+def test_kernels_module_imports_only_numpy_numba_and_its_numba_free_neighbours():
+    """The kernels depend on no project code: only on the layout of their inputs and on where
+    their compiled code is cached, two modules that import neither numba nor the project."""
+    from exposure.walk import cache, layout
+
+    assert _top_level_imports(kernels) <= {
+        "__future__", "sys", "numpy", "numba", "exposure.walk.layout", "exposure.walk.cache"}
+    for neighbour in (layout, cache):
+        imported = _top_level_imports(neighbour)
+        assert not {m for m in imported if m.startswith(("numba", "exposure"))}, imported
 
 
 def test_walker_rejects_rows_that_are_not_ascending():

@@ -22,10 +22,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exposure.store import transaction
-from exposure.walk import kernels
 
 from .csr import Graph, csr_from_edges
 from .settings import GraphSettings
+
+
+def _kernels():
+    """The JIT kernels, imported when a graph is built (a screen of a cached graph loads no
+    numba)."""
+    from exposure.walk import kernels
+
+    return kernels
+
 
 #: Direction codes of the activity arrays.
 IN, OUT = 0, 1
@@ -254,7 +262,7 @@ class _Scan:
                     [self.counts, np.zeros(size - self.counts.shape[0], np.int64)])
                 self.sums = np.concatenate(
                     [self.sums, np.zeros(size - self.sums.shape[0], np.float64)])
-            kernels.activity_bins(f, d, asset, amount, us, np.int64(self.n_ids),
+            _kernels().activity_bins(f, d, asset, amount, us, np.int64(self.n_ids),
                                   np.int64(NO_TIME), self.counts, self.sums, self.first,
                                   self.last)
         else:
@@ -271,7 +279,7 @@ class _Scan:
             names = sorted(self.codes, key=self.codes.__getitem__)
             price = np.array([self.prices.get(x, np.nan) for x in names], dtype=np.float64)
             ts = us[keep]
-            seconds = np.where(ts == NO_TIME, kernels.NO_TS_MIN, (ts + 500_000) // 1_000_000)
+            seconds = np.where(ts == NO_TIME, _kernels().NO_TS_MIN, (ts + 500_000) // 1_000_000)
             self.edge_parts.append((
                 f[keep], d[keep], np.nan_to_num(amount[keep] * price[asset[keep]]), seconds,
                 np.ascontiguousarray(batch["block"].to_numpy()[keep], dtype=np.int64),
@@ -424,7 +432,7 @@ def _edges(
     f, d, value, ts, block = rows.edge_rows()
     src, dst = node_of_id[f], node_of_id[d]
     order = _by_node_pair(n_nodes, src, dst)
-    e_src, e_dst, value, count, first, last, block = kernels.reduce_edge_runs(
+    e_src, e_dst, value, count, first, last, block = _kernels().reduce_edge_runs(
         src, dst, order, value, ts, block)
     return {"src": e_src, "dst": e_dst, "value": value, "transfers": count, "first_time": first,
             "last_time": last, "rep_block": block}

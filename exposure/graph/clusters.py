@@ -17,8 +17,6 @@ import pyarrow as pa
 
 from exposure.store import writes
 
-from .cluster_kernels import union_links
-
 #: Default guard: never merge two clusters that both have more addresses than this.
 MAX_MERGE = 5_000
 
@@ -126,6 +124,8 @@ def compute_clusters(
     link_b = np.ascontiguousarray(np.asarray(links["a"], dtype=np.int32)[keep])
     link_t = np.ascontiguousarray(t[keep])
     n = addresses.num_rows
+    from .cluster_kernels import union_links  # numba: only when clusters are computed
+
     root, joined_by, refused, size = union_links(n, link_a, link_b, link_t, int(max_merge))
     # only addresses that a kept (non-CoinJoin) transaction linked belong to a cluster
     clustered = size > 1

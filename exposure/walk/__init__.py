@@ -1,6 +1,8 @@
 """The walk: bounded BFS, value share and batch hops over the CSR graph (DESIGN.md section 6).
 
-:mod:`exposure.walk.kernels` holds the Numba kernels (numpy and numba only);
+:mod:`exposure.walk.kernels` holds the Numba kernels (numpy and numba only), compiled just in
+time and cached (:mod:`exposure.walk.cache`) or, for one screen's two kernels, ahead of time
+(:mod:`exposure.walk.aot`);
 :mod:`exposure.walk.drivers` the checked, typed entry points used by screening:
 
 - :class:`Walker` — ``nearest(start, direction, max_hops, categories)`` -> :class:`Walk`,
@@ -20,7 +22,7 @@ from exposure.walk.drivers import (
     build_csr,
     check_graph,
 )
-from exposure.walk.kernels import NO_HOPS
+from exposure.walk.layout import NO_HOPS
 
 __all__ = [
     "DEFAULT_MAX_HOPS",

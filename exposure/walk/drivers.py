@@ -9,44 +9,23 @@ Directions: ``out`` (destination of funds) follows edges ``u -> v`` forward, ``i
 funds) follows them backward. See DESIGN.md section 6 and the kernel docstrings for the exact
 semantics (terminal labelled nodes, stop nodes, hop 0 and 1, tie rule, share definition).
 
-Numba cache (set up here, once, when this module is imported; numba issues #10128 and #8578):
-
-- where: ``$NUMBA_CACHE_DIR`` if the user set it; otherwise a folder per numba, exposure and
-  Python version, ``$XDG_CACHE_HOME/exposure/numba-<numba>-exposure-<version>-py<XY>``
-  (``~/.cache`` without ``XDG_CACHE_HOME``), outside the source tree, so an upgrade of either
-  never meets an old cache; if that folder cannot be created, numba's own default
-  (``exposure/walk/__pycache__`` next to the sources). Only the kernels of
-  :mod:`exposure.walk.kernels` are pointed there (``numba.config.CACHE_DIR`` is set while their
-  caches are opened, then restored): other numba code in the process keeps its own settings;
-- concurrency: every compile of a walk kernel, which is where numba reads its cache index and
-  writes index and code, holds an exclusive ``fcntl.flock`` on ``exposure-compile.lock`` in the
-  cache folder. Several processes starting on a cold cache thus compile one at a time: the first
-  compiles and writes, the others wait, then load what it wrote. Numba's index is a
-  read-modify-write of one file per function, so unserialised writers can lose entries or pair
-  an entry with another signature's code (#10128). Calls of an already compiled kernel never
-  touch the lock.
+Compiled code: a :class:`Walker` runs the ahead-of-time build of its two kernels when there is
+one (:mod:`exposure.walk.aot`: no numba in the process), else the JIT kernels; the batch and the
+CSR build always run the JIT kernels, cached as :mod:`exposure.walk.cache` says. This module
+imports numba only when a JIT kernel is first needed.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata
+from types import ModuleType
 
-import numba
 import numpy as np
-from numba.core.compiler_lock import global_compiler_lock
-from numba.core.dispatcher import Dispatcher
 
 from exposure.graph.csr import Graph
-from exposure.walk import kernels
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: no inter-process lock, numba's own behaviour
-    fcntl = None
+from exposure.walk import aot
+from exposure.walk.layout import MAX_CATS, kernel_input
 
 DIRECTIONS = ("in", "out")
 DEFAULT_MAX_HOPS = 6
@@ -57,94 +36,19 @@ PARALLEL_MIN_EDGES = 1_000_000
 #: A batch level pushes (serial, sparse) when its frontier's degree sum is below E / this.
 DEFAULT_PUSH_RATIO = 2.0
 _GEN_LIMIT = 2**31 - 1
-#: File (in the kernels' cache folder) whose ``flock`` serialises compiles across processes.
-COMPILE_LOCK_NAME = "exposure-compile.lock"
 
 
-# --------------------------------------------------------------------------------------------
-# numba cache (see the module docstring)
-# --------------------------------------------------------------------------------------------
+def _jit() -> ModuleType:
+    """The JIT kernels (imports numba and sets up their cache on first use)."""
+    from exposure.walk import kernels
+
+    return kernels
 
 
-def default_kernel_cache_dir() -> str | None:
-    """The versioned cache folder used when ``NUMBA_CACHE_DIR`` is not set (created here).
+def _threads() -> int:
+    import numba
 
-    ``$XDG_CACHE_HOME/exposure/numba-<numba>-exposure-<version>-py<XY>``, ``~/.cache`` for an
-    unset or relative ``XDG_CACHE_HOME``. None if it cannot be created or written.
-    """
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):
-        home = os.path.expanduser("~")
-        if not os.path.isabs(home):
-            return None
-        base = os.path.join(home, ".cache")
-    try:
-        version = metadata.version("exposure")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    py = f"{sys.version_info[0]}{sys.version_info[1]}"
-    name = f"numba-{numba.__version__}-exposure-{version}-py{py}"
-    path = os.path.join(base, "exposure", name)
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return None
-    return path if os.access(path, os.W_OK | os.X_OK) else None
-
-
-_compile_depth = 0  # > 0 while this process holds the compile lock (guarded by numba's lock)
-
-
-def _compile_under_lock(compile_: Callable, lock_path: str) -> Callable:
-    """``Dispatcher.compile`` that holds an exclusive flock on ``lock_path`` while it runs.
-
-    Numba's global compiler lock is taken first (the order numba itself nests them in), so a
-    kernel compiled while another one is typed (nested compiles) does not lock twice.
-    """
-
-    def compile(sig):
-        global _compile_depth
-        with global_compiler_lock:
-            if _compile_depth or fcntl is None:
-                return compile_(sig)
-            try:
-                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-            except OSError:
-                return compile_(sig)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                _compile_depth += 1
-                try:
-                    return compile_(sig)
-                finally:
-                    _compile_depth -= 1
-            finally:
-                os.close(fd)  # releases the flock
-
-    return compile
-
-
-def _set_up_kernel_cache(module) -> None:
-    """Point the cached kernels of ``module`` at the kernel cache folder; lock their compiles."""
-    dispatchers = [obj for obj in vars(module).values() if isinstance(obj, Dispatcher)]
-    user_dir = numba.config.CACHE_DIR
-    target = None if user_dir else default_kernel_cache_dir()
-    if target:
-        try:
-            numba.config.CACHE_DIR = target
-            for disp in dispatchers:
-                if disp._cache.cache_path is not None:  # cache=True (NullCache has no path)
-                    disp.enable_caching()
-        finally:
-            numba.config.CACHE_DIR = user_dir
-    for disp in dispatchers:
-        cache_path = disp._cache.cache_path
-        if cache_path is not None:
-            disp.compile = _compile_under_lock(disp.compile,
-                                               os.path.join(cache_path, COMPILE_LOCK_NAME))
-
-
-_set_up_kernel_cache(kernels)
+    return numba.get_num_threads()
 
 
 @dataclass(frozen=True)
@@ -293,8 +197,8 @@ def check_csr(indptr: np.ndarray, indices: np.ndarray, edge: np.ndarray, n_nodes
             raise ValueError(f"{name} indices must be node ids in [0, {n_nodes})")
         if int(edge.min()) < 0 or int(edge.max()) >= n_edges:
             raise ValueError(f"{name} edge ids must be in [0, {n_edges})")
-        if not kernels.rows_ascending(kernels.kernel_input(indptr, np.int64),
-                                      kernels.kernel_input(indices, np.int32)):
+        if not _jit().rows_ascending(kernel_input(indptr, np.int64),
+                                     kernel_input(indices, np.int32)):
             raise ValueError(f"{name} rows must hold strictly ascending neighbour ids")
 
 
@@ -310,8 +214,8 @@ def check_graph(graph: Graph, check_ids: bool = True) -> None:
     _require(graph.edge_last, "edge_last", (np.int64,), e)
     _require(graph.node_cats, "node_cats", (np.uint64,), n)
     _require(graph.node_stop, "node_stop", (np.uint8,), n)
-    if len(graph.categories) > kernels.MAX_CATS:
-        raise ValueError(f"at most {kernels.MAX_CATS} categories, got {len(graph.categories)}")
+    if len(graph.categories) > MAX_CATS:
+        raise ValueError(f"at most {MAX_CATS} categories, got {len(graph.categories)}")
 
 
 def _check_direction(direction: str) -> None:
@@ -357,7 +261,7 @@ def build_csr(n_nodes: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarra
         if ids.shape[0] and (int(ids.min()) < 0 or int(ids.max()) >= n_nodes):
             raise ValueError(f"{name} must hold node ids in [0, {n_nodes})")
     witness = np.zeros(1, dtype=np.int64 if src.shape[0] >= 2**31 else np.int32)
-    return kernels.counting_sort_csr(np.int64(n_nodes), src, dst, witness)
+    return _jit().counting_sort_csr(np.int64(n_nodes), src, dst, witness)
 
 
 def batch_hops(graph: Graph, direction: str, max_hops: int = DEFAULT_MAX_HOPS,
@@ -396,17 +300,16 @@ def batch_hops(graph: Graph, direction: str, max_hops: int = DEFAULT_MAX_HOPS,
     if n_cats == 0:
         return np.zeros((graph.n_nodes, 0), dtype=np.uint8)
     if parallel is None:
-        parallel = graph.n_edges >= PARALLEL_MIN_EDGES and numba.get_num_threads() > 1
+        parallel = graph.n_edges >= PARALLEL_MIN_EDGES and _threads() > 1
     indptr, indices, _ = graph.adjacency(direction)
     rev_indptr, rev_indices, _ = graph.adjacency("in" if direction == "out" else "out")
     if level_stats is None:
         level_stats = np.zeros((max_hops + 1, 3), dtype=np.int64)
     _require(level_stats.reshape(-1), "level_stats", (np.int64,), 3 * (max_hops + 1))
     witness = np.zeros(1, dtype=bits_dtype(n_cats))
-    return kernels.multi_source_hops(indptr, indices, rev_indptr, rev_indices, graph.node_cats,
-                                     graph.node_stop, max_hops, n_cats, bool(parallel),
-                                     numba.get_num_threads(), float(push_ratio), witness,
-                                     level_stats)
+    return _jit().multi_source_hops(indptr, indices, rev_indptr, rev_indices, graph.node_cats,
+                                    graph.node_stop, max_hops, n_cats, bool(parallel),
+                                    _threads(), float(push_ratio), witness, level_stats)
 
 
 def bits_dtype(n_cats: int) -> type:
@@ -435,10 +338,13 @@ class Walker:
     max_stops : int
         How many stop nodes a :class:`Walk` lists (the count is exact).
     check_ids : bool
+    compiled : bool
+        Run the ahead-of-time kernels (:mod:`exposure.walk.aot`) when they are built; False:
+        always the JIT kernels. The answers are the same either way.
     """
 
     def __init__(self, graph: Graph, max_stops: int = DEFAULT_MAX_STOPS,
-                 check_ids: bool = True) -> None:
+                 check_ids: bool = True, compiled: bool = True) -> None:
         check_graph(graph, check_ids)
         self.graph = graph
         self.max_stops = int(max_stops)
@@ -452,12 +358,23 @@ class Walker:
         self._all_bits = tuple(range(len(graph.categories)))
         # what the kernels read, as read-only views (one compiled signature, see kernels)
         self._adjacency = {
-            d: tuple(kernels.kernel_input(a, a.dtype) for a in graph.adjacency(d))
+            d: tuple(kernel_input(a, a.dtype) for a in graph.adjacency(d))
             for d in DIRECTIONS
         }
-        self._edge_value = kernels.kernel_input(graph.edge_value, np.float64)
-        self._node_cats = kernels.kernel_input(graph.node_cats, np.uint64)
-        self._node_stop = kernels.kernel_input(graph.node_stop, np.uint8)
+        self._edge_value = kernel_input(graph.edge_value, np.float64)
+        self._node_cats = kernel_input(graph.node_cats, np.uint64)
+        self._node_stop = kernel_input(graph.node_stop, np.uint8)
+        # the ahead-of-time build of the two kernels if there is one (no numba), else the JIT
+        compiled = aot.load() if compiled else None
+        if compiled is not None:
+            suffix = "e64" if graph.out_edge.dtype == np.int64 else "e32"
+            self._bfs_nearest = getattr(compiled, f"bfs_nearest_{suffix}")
+            self._value_share = getattr(compiled, f"value_share_{suffix}")
+        else:
+            self._bfs_nearest = _jit().bfs_nearest
+            self._value_share = _jit().value_share
+        #: Whether the ahead-of-time kernels run this walker's walks.
+        self.compiled = compiled is not None
 
     def _generations(self, count: int) -> int:
         """Reserve ``count`` fresh stamp values; returns the first."""
@@ -508,7 +425,7 @@ class Walker:
             want |= 1 << b
         indptr, indices, edge = self._adjacency[direction]
         gen = self._generations(1)
-        best_hops, best_node, stops, n_stops, n_visited = kernels.bfs_nearest(
+        best_hops, best_node, stops, n_stops, n_visited = self._bfs_nearest(
             indptr, indices, edge, self._node_cats, self._node_stop, start, max_hops,
             np.uint64(want), self._stamp, self._parent, self._parent_edge, self._queue, gen,
             self.max_stops,
@@ -567,7 +484,7 @@ class Walker:
         indptr, indices, edge = self._adjacency[direction]
         n_cats = len(self.graph.categories)
         gen = self._generations(max_hops + 1)
-        share, lab, stop, unatt, total, _ = kernels.value_share(
+        share, lab, stop, unatt, total, _ = self._value_share(
             indptr, indices, edge, self._edge_value, self._node_cats, self._node_stop, start,
             max_hops, tol, n_cats, self._stamp, self._acc, gen,
         )

@@ -1,6 +1,8 @@
 """Numba kernels of the walk over CSR arrays: CSR build, bounded BFS, value share, batch hops.
 
-This module imports only numpy and numba (STYLE rule 11). Every kernel is a module-level
+This module imports only numpy, numba and its two neighbours that name the input layout
+(:mod:`exposure.walk.layout`) and where the compiled code is cached (:mod:`exposure.walk.cache`)
+(STYLE rule 11). Every kernel is a module-level
 ``@njit(cache=True)`` function over arrays; nothing is compiled per call. The kernels trust
 their inputs: dtypes, contiguity and id ranges are checked by :mod:`exposure.walk.drivers`.
 
@@ -18,7 +20,9 @@ Stable signatures: the drivers and those two functions pass every read-only inpu
 read-only array differently from a writable one, so mixing them would compile and cache two
 variants of every kernel). Scratch and output arrays are writable and allocated here or by the
 driver. Where the cache lives and how concurrent first compiles are serialised:
-:mod:`exposure.walk.drivers`.
+:mod:`exposure.walk.cache` (set up when this module is imported). :func:`bfs_nearest` and
+:func:`value_share`, the kernels of a single screen, are also compiled ahead of time by
+:mod:`exposure.walk.aot`, so a screen needs no numba at all.
 
 Conventions shared by all kernels (the layout of :class:`exposure.graph.csr.Graph`):
 
@@ -35,29 +39,15 @@ Conventions shared by all kernels (the layout of :class:`exposure.graph.csr.Grap
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numba import njit, prange
 
-#: ``multi_source_hops`` value for "no labelled node of this category within max_hops".
-NO_HOPS = 255
-#: Capacity of the per-category outputs of ``bfs_nearest`` (one slot per bit of ``node_cats``).
-MAX_CATS = 64
+from exposure.walk.layout import MAX_CATS, NO_HOPS, kernel_input
 
 _ONE = np.uint64(1)
 _ZERO = np.uint64(0)
-
-
-def kernel_input(arr, dtype):
-    """``arr`` as a C-contiguous, read-only array of ``dtype``, the one layout kernels read.
-
-    No copy when ``arr`` already has that dtype and layout: a writable array gets a read-only
-    view (the caller's array stays writable). Any other array is converted (a copy).
-    """
-    arr = np.require(arr, dtype=dtype, requirements="C")
-    if arr.flags.writeable:
-        arr = arr.view()
-        arr.flags.writeable = False
-    return arr
 
 
 # --------------------------------------------------------------------------------------------
@@ -965,3 +955,9 @@ def multi_source_hops(indptr, indices, rev_indptr, rev_indices, node_cats, node_
             n_front = _collect_frontier(nxt, frontier)
         prop, nxt = nxt, prop
     return hops
+
+
+# every importer gets the kernels cached where exposure.walk.cache says, compiles serialised
+from exposure.walk.cache import set_up_kernel_cache  # noqa: E402
+
+set_up_kernel_cache(sys.modules[__name__])
