@@ -20,9 +20,8 @@ from .addresses import EVM_CHAINS, checksum, normalize_bitcoin, normalize_evm
 from .errors import InputError, StoreBusy
 from .graph.build import GraphParts, activity_times, edge_evidence
 from .graph.cache import graph_for
-from .graph.clusters import cluster_data_key, ensure_clusters
 from .graph.settings import GraphSettings
-from .labels.catalog import ensure_shipped, shipped_current
+from .labels.shipped import shipped_current
 from .labels.taxonomy import SCREENING_CATEGORIES
 from .policy import Policy, load_policy
 from .report.model import Activity, AssetActivity, Exposure, Hop, Report, StopNode
@@ -383,10 +382,13 @@ class Screener:
 
 def clusters_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether every indexed Bitcoin chain's clusters match its indexed data."""
-    return all(
-        reads.cluster_state_key(con, chain) == cluster_data_key(con, chain)
-        for chain in reads.bitcoin_chains(con)
-    )
+    chains = reads.bitcoin_chains(con)
+    if not chains:
+        return True
+    from .graph.clusters import cluster_data_key  # Arrow and the writer: only with Bitcoin
+
+    return all(reads.cluster_state_key(con, chain) == cluster_data_key(con, chain)
+               for chain in chains)
 
 
 #: How long a screen waits for another process's short write (e.g. a first screen loading the
@@ -415,6 +417,9 @@ def open_store(db: str | Path | None = None, *, write: bool = False) -> duckdb.D
         if write:
             raise
         return connect(db, read_only=True, wait=LOCK_WAIT_SECONDS)
+    from .graph.clusters import ensure_clusters  # the writers: only when something is missing
+    from .labels.catalog import ensure_shipped
+
     try:
         ensure_shipped(con)
         for chain in reads.bitcoin_chains(con):

@@ -5,7 +5,6 @@ derive the screening categories of every labelled address, and look labels up.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,8 @@ from exposure.store.writes import TAG_SIGNATURE_SQL
 
 from .importers import dump_files, import_dump
 from .loader import load_yaml_pack
+from .shipped import shipped_current, shipped_files
 from .taxonomy import screening_categories
-
-#: Folder of the packs shipped with the package (loaded by default).
-SHIPPED = Path(__file__).resolve().parent
-SHIPPED_DIRS = (SHIPPED / "actors", SHIPPED / "packs")
 
 
 @dataclass(frozen=True)
@@ -209,20 +205,6 @@ def import_labels(
             loaded.append(pack)
     written = write_packs(con, loaded, shipped=shipped) if loaded else []
     return ImportReport(tuple(written), tuple(problems), tuple(failed))
-
-
-def shipped_files() -> list[Path]:
-    """The packs shipped with the package."""
-    return [p for d in SHIPPED_DIRS if d.exists() for p in sorted(d.glob("*.yaml"))]
-
-
-def shipped_current(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the store holds exactly the shipped packs of this package version."""
-    digests = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in shipped_files()}
-    stored = dict(
-        con.execute("SELECT path, sha256 FROM label_packs WHERE shipped").fetchall()
-    )
-    return stored == digests
 
 
 def ensure_shipped(con: duckdb.DuckDBPyConnection) -> bool:

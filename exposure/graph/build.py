@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from exposure.store import transaction
 
 from .csr import Graph, csr_from_edges
 from .settings import GraphSettings
+
+if TYPE_CHECKING:  # pyarrow is imported where a graph is built: a screen never needs it
+    import pyarrow as pa
 
 
 def _kernels():
@@ -187,6 +189,8 @@ def tracked_assets(con: duckdb.DuckDBPyConnection, chain: str) -> list[str]:
 
 def asset_params(assets: list[str], settings: GraphSettings) -> pa.Table:
     """The ``_graph_assets`` table of :func:`edge_predicate_sql`."""
+    import pyarrow as pa
+
     return pa.table(
         {
             "asset": pa.array(assets, pa.string()),
@@ -198,6 +202,8 @@ def asset_params(assets: list[str], settings: GraphSettings) -> pa.Table:
 
 def _fixed_text(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """ASCII text as a fixed-width bytes array (``S<w>``, w = the longest value)."""
+    import pyarrow as pa
+
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     arr = arr.cast(pa.large_string())
     n = len(arr)
@@ -238,6 +244,8 @@ class _Scan:
         self.edge_parts: list[tuple[np.ndarray, ...]] = []
 
     def _codes(self, column: pa.Array) -> np.ndarray:
+        import pyarrow.compute as pc
+
         encoded = pc.dictionary_encode(column)
         names = [str(x) for x in encoded.dictionary.to_pylist()]
         for name in names:
@@ -248,6 +256,8 @@ class _Scan:
 
     def add(self, batch: pa.RecordBatch) -> None:
         """Fold one batch of the scan in."""
+        import pyarrow.compute as pc
+
         f = np.ascontiguousarray(batch["from_id"].to_numpy(), dtype=np.int64)
         d = np.ascontiguousarray(batch["to_id"].to_numpy(), dtype=np.int64)
         asset = self._codes(batch["asset"])
@@ -447,6 +457,8 @@ def build_graph(
     key: str = "",
 ) -> GraphParts:
     """Build the CSR graph of ``chain`` with labelled and stop nodes flagged (read-only)."""
+    import pyarrow as pa
+
     assets = tracked_assets(con, chain)
     start, end = settings.window()
     entities = settings.entities

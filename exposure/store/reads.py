@@ -119,6 +119,11 @@ def all_checkpoints(con: duckdb.DuckDBPyConnection) -> list[dict]:
             for c, s, a, b in rows]
 
 
+def shipped_pack_digests(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Path -> sha256 of the shipped packs the store holds."""
+    return dict(con.execute("SELECT path, sha256 FROM label_packs WHERE shipped").fetchall())
+
+
 def label_pack_states(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """The loaded label packs (shipped first, then by title) with version and counts."""
     rows = con.execute(
