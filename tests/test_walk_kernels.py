@@ -657,3 +657,39 @@ def test_batch_hops_record_what_each_level_did():
     assert stats[1].tolist() == [1, 1, 1]  # pushed from node 3 to its one predecessor
     assert stats[4].tolist() == [1, 1, 0]  # node 0 has no predecessor: the frontier dies
     assert stats[5].tolist() == [0, 0, 0]  # level 5 never runs
+
+
+def reference_group_edges(src, dst, value, ts, block):
+    """Transfers sorted stably by (src, dst), one edge per run: the plain-Python oracle."""
+    order = np.lexsort((dst, src))  # stable: a run keeps input order
+    edges: list[list] = []
+    for r in order:
+        key = (int(src[r]), int(dst[r]))
+        if not edges or tuple(edges[-1][:2]) != key:
+            edges.append([key[0], key[1], 0.0, 0, None, None, int(block[r])])
+        e = edges[-1]
+        e[2] += float(value[r])
+        e[3] += 1
+        if ts[r] != kernels.NO_TS_MIN:
+            e[4] = int(ts[r]) if e[4] is None else min(e[4], int(ts[r]))
+            e[5] = int(ts[r]) if e[5] is None else max(e[5], int(ts[r]))
+        e[6] = min(e[6], int(block[r]))
+    return [tuple(e[:4]) + (e[4] or 0, e[5] or 0, e[6]) for e in edges]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 40), rows=st.integers(0, 400),
+       hub=st.booleans())
+def test_group_edges_sums_each_pair_in_input_order_and_sorts_by_pair(seed, n, rows, hub):
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, n, rows).astype(np.int32)
+    dst = rng.integers(0, n, rows).astype(np.int32)
+    if hub and rows:  # one sender with a long row (the merge-sort path, > 32 entries)
+        src[: rows // 2] = 0
+    value = rng.choice([0.1, 0.2, 0.3, 1e16, 1.0, 0.0], rows)  # order-sensitive sums
+    ts = np.where(rng.random(rows) < 0.2, kernels.NO_TS_MIN, rng.integers(0, 1000, rows))
+    block = rng.integers(0, 50, rows).astype(np.int64)
+    got = kernels.group_edges(np.int64(n), src, dst, value, ts.astype(np.int64), block)
+    assert [a.dtype for a in got] == [np.int64] * 2 + [np.float64] + [np.int64] * 4
+    rows_got = list(zip(*(a.tolist() for a in got), strict=True))
+    assert rows_got == reference_group_edges(src, dst, value, ts, block)

@@ -407,7 +407,7 @@ def _edges(
     """The aggregated edges, sorted by (src, dst) node: arrays ``src``, ``dst`` and the
     ``_EDGE_COLUMNS`` (``rep_from``/``rep_to`` in entity mode only).
 
-    Addresses: aggregated from the build's one scan (``rows``) by :func:`reduce_edge_runs`.
+    Addresses: aggregated from the build's one scan (``rows``) by ``kernels.group_edges``.
     Entity mode: the representative transfer's sender and recipient (``arg_min`` over the rep
     key) are needed too, so the edges are grouped in SQL, ids mapped to nodes through the
     registered ``_graph_ids(id, node)``.
@@ -437,13 +437,14 @@ def _edges(
         for name, dtype in _EDGE_COLUMNS.items():
             out[name] = np.ascontiguousarray(table[name].to_numpy()[order], dtype=dtype)
         return out
-    # addresses: from the scanned rows, sorted by (src, dst) node with two stable counting
-    # sorts (transfers keep their scan order inside an edge), then one pass over the runs
+    # addresses: from the scanned rows, grouped by (src, dst) node (transfers keep their scan
+    # order inside an edge)
     f, d, value, ts, block = rows.edge_rows()
-    src, dst = node_of_id[f], node_of_id[d]
-    order = _by_node_pair(n_nodes, src, dst)
-    e_src, e_dst, value, count, first, last, block = _kernels().reduce_edge_runs(
-        src, dst, order, value, ts, block)
+    src = node_of_id[f].astype(np.int32)
+    dst = node_of_id[d].astype(np.int32)
+    del f, d
+    e_src, e_dst, value, count, first, last, block = _kernels().group_edges(
+        np.int64(n_nodes), src, dst, value, ts, block)
     return {"src": e_src, "dst": e_dst, "value": value, "transfers": count, "first_time": first,
             "last_time": last, "rep_block": block}
 

@@ -192,79 +192,129 @@ def counting_sort_csr(n_nodes, src, dst, edge_dtype_witness):
     return indptr, indices, edge
 
 
-#: ``reduce_edge_runs`` sentinels of a transfer without a block time.
+#: ``group_edges`` sentinels of a transfer without a block time.
 NO_TS_MIN = np.iinfo(np.int64).max
 NO_TS_MAX = np.iinfo(np.int64).min
 
 
-@njit(cache=True)
-def reduce_edge_runs(src, dst, order, value, ts, block):
-    """Aggregate transfers into edges: one edge per run of equal ``(src, dst)`` in ``order``.
+#: Rows up to this long are sorted by insertion (no allocation); longer ones by merge sort.
+_SMALL_ROW = 32
+
+
+@njit(parallel=True, cache=True)
+def _sort_rows(indptr, dst, pos, row_edges):
+    """Order each row of the transfers' CSR by sender by recipient, stably, in place (rows in
+    parallel); ``row_edges[u]`` = the row's number of distinct recipients."""
+    for u in prange(indptr.shape[0] - 1):
+        lo = indptr[u]
+        hi = indptr[u + 1]
+        if hi - lo <= _SMALL_ROW:
+            for i in range(lo + 1, hi):  # stable insertion sort of (dst, pos) by dst
+                kd = dst[i]
+                kp = pos[i]
+                j = i - 1
+                while j >= lo and dst[j] > kd:
+                    dst[j + 1] = dst[j]
+                    pos[j + 1] = pos[j]
+                    j -= 1
+                dst[j + 1] = kd
+                pos[j + 1] = kp
+        else:
+            order = np.argsort(dst[lo:hi], kind="mergesort")  # stable
+            sd = dst[lo:hi][order]
+            sp = pos[lo:hi][order]
+            dst[lo:hi] = sd
+            pos[lo:hi] = sp
+        runs = 0
+        for k in range(lo, hi):
+            if k == lo or dst[k] != dst[k - 1]:
+                runs += 1
+        row_edges[u] = runs
+
+
+@njit(parallel=True, cache=True)
+def _reduce_rows(indptr, dst, pos, value, ts, block, edge_ptr, e_src, e_dst, e_value, e_count,
+                 e_first, e_last, e_block):
+    """One edge per run of equal recipient in each (sorted) row, written at ``edge_ptr[u]..``
+    (rows in parallel); a run's values are added in row order (= scan order)."""
+    for u in prange(indptr.shape[0] - 1):
+        hi = indptr[u + 1]
+        m = edge_ptr[u]
+        k = indptr[u]
+        while k < hi:
+            d = dst[k]
+            r = pos[k]
+            total = 0.0
+            count = 0
+            first = NO_TS_MIN
+            last = NO_TS_MAX
+            least = block[r]
+            while k < hi and dst[k] == d:
+                r = pos[k]
+                total += value[r]
+                count += 1
+                t = ts[r]
+                if t != NO_TS_MIN:
+                    if t < first:
+                        first = t
+                    if t > last:
+                        last = t
+                if block[r] < least:
+                    least = block[r]
+                k += 1
+            e_src[m] = u
+            e_dst[m] = d
+            e_value[m] = total
+            e_count[m] = count
+            e_first[m] = first if first != NO_TS_MIN else 0
+            e_last[m] = last if last != NO_TS_MAX else 0
+            e_block[m] = least
+            m += 1
+
+
+def group_edges(n_nodes, src, dst, value, ts, block):
+    """Aggregate transfers into edges: one edge per distinct ``(src, dst)``, sorted by it.
+
+    A plain Python function (see the module docstring) over three kernels: the transfers'
+    CSR by sender (:func:`counting_sort_csr`, stable: a row keeps scan order), each row
+    ordered by recipient stably (rows in parallel), then each row's runs reduced to edges at
+    their final positions (rows in parallel). No sort of all transfers by both keys: at 10M
+    transfers this is 1.4 s where two stable counting sorts and one pass over the runs took
+    2.7 s (2 cores).
 
     Parameters
     ----------
-    src, dst : int64[R]
-        Node ids of each transfer's sender and recipient.
-    order : int32[R] or int64[R]
-        Transfer positions sorted by ``(src, dst)`` (stable: inside a run, in input order).
+    n_nodes : int
+    src, dst : int32[R]
+        Node ids in ``[0, n_nodes)`` (not checked here).
     value : float64[R]
-        Each transfer's value; an edge's value is their sum, added in ``order`` (sequentially,
-        so the result does not depend on how the rows were split among threads).
     ts : int64[R]
         Block time (unix seconds); ``NO_TS_MIN`` where unknown.
     block : int64[R]
-        Block number.
 
     Returns
     -------
     (edge_src, edge_dst, edge_value, edge_count, edge_first, edge_last, edge_block), each [M]
-    with M the number of runs: ``edge_first``/``edge_last`` the least/greatest known time
-    (0 if none), ``edge_block`` the least block number (the representative transfer's block).
+    (int64 but ``edge_value`` float64), M the number of distinct pairs, sorted by ``(src,
+    dst)``: ``edge_value`` the sum of the transfers' values added sequentially in input
+    order (so it does not depend on threads), ``edge_count`` their number,
+    ``edge_first``/``edge_last`` the least/greatest known time (0 if none), ``edge_block`` the
+    least block number (the representative transfer's block).
     """
-    n = order.shape[0]
-    out_src = np.empty(n, dtype=np.int64)
-    out_dst = np.empty(n, dtype=np.int64)
-    out_value = np.empty(n, dtype=np.float64)
-    out_count = np.empty(n, dtype=np.int64)
-    out_first = np.empty(n, dtype=np.int64)
-    out_last = np.empty(n, dtype=np.int64)
-    out_block = np.empty(n, dtype=np.int64)
-    m = 0
-    k = 0
-    while k < n:
-        r = order[k]
-        s = src[r]
-        d = dst[r]
-        total = 0.0
-        count = 0
-        first = NO_TS_MIN
-        last = NO_TS_MAX
-        least = block[r]
-        while k < n:
-            r = order[k]
-            if src[r] != s or dst[r] != d:
-                break
-            total += value[r]
-            count += 1
-            t = ts[r]
-            if t != NO_TS_MIN:
-                if t < first:
-                    first = t
-                if t > last:
-                    last = t
-            if block[r] < least:
-                least = block[r]
-            k += 1
-        out_src[m] = s
-        out_dst[m] = d
-        out_value[m] = total
-        out_count[m] = count
-        out_first[m] = first if first != NO_TS_MIN else 0
-        out_last[m] = last if last != NO_TS_MAX else 0
-        out_block[m] = least
-        m += 1
-    return (out_src[:m], out_dst[:m], out_value[:m], out_count[:m], out_first[:m],
-            out_last[:m], out_block[:m])
+    n = src.shape[0]
+    witness = np.zeros(1, dtype=np.int64 if n >= 2**31 else np.int32)
+    indptr, row_dst, pos = counting_sort_csr(n_nodes, src, dst, witness)
+    row_edges = np.zeros(indptr.shape[0] - 1, dtype=np.int64)
+    _sort_rows(indptr, row_dst, pos, row_edges)
+    edge_ptr = np.zeros(indptr.shape[0], dtype=np.int64)
+    np.cumsum(row_edges, out=edge_ptr[1:])
+    m = int(edge_ptr[-1])
+    out = (np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64),
+           np.empty(m, dtype=np.float64), np.empty(m, dtype=np.int64),
+           np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64))
+    _reduce_rows(indptr, row_dst, pos, kernel_input(value, np.float64), kernel_input(ts, np.int64),
+                 kernel_input(block, np.int64), edge_ptr, *out)
+    return out
 
 
 @njit(cache=True)
