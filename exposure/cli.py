@@ -424,11 +424,13 @@ def index_btc_command(
 
 
 def _guess_chain(address: str) -> str:
+    from .addresses import looks_tron
+
     text = address.strip()
+    if looks_tron(text):
+        return "tron"
     if text.lower().startswith("0x"):
         return "ethereum"
-    if text.startswith("T") and len(text) == 34:
-        return "tron"
     return "bitcoin"
 
 
