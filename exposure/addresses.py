@@ -197,8 +197,10 @@ def tron_encode_many(raw: np.ndarray) -> list[str]:
     full = np.zeros((m, 28), dtype=np.uint8)  # 3 zero bytes, 0x41, 20 bytes, 4 checksum bytes
     full[:, 3] = TRON_PREFIX
     full[:, 4:24] = uniq.view(np.uint8).reshape(m, 20)
-    prefix = bytes([TRON_PREFIX])
-    sums = b"".join(_double_sha(prefix + row.tobytes())[:4] for row in uniq)
+    flat = full[:, 3:24].tobytes()  # 0x41 + 20 bytes per address
+    sha = hashlib.sha256
+    sums = b"".join([sha(sha(flat[i : i + 21]).digest()).digest()[:4]
+                     for i in range(0, 21 * m, 21)])
     full[:, 24:] = np.frombuffer(sums, dtype=np.uint8).reshape(m, 4)
     limbs = full.view(">u4").astype(np.uint64)  # (m, 7), most significant first
     digits = np.empty((m, 35), dtype=np.uint8)

@@ -87,6 +87,23 @@ class AddressForms:
             self._seen[value] = got
         return got
 
+    def many_hex20(self, values: list[str]) -> list[str]:
+        """``T...`` of many 40-digit hex strings (the 20-byte EVM form, as in log topics): the
+        ones seen before from the cache, the rest encoded at once (tron_encode_many)."""
+        seen = self._seen
+        out = [seen.get(v) for v in values]
+        missing = [i for i, got in enumerate(out) if got is None]
+        if missing:
+            fresh = [values[i] for i in missing]
+            raw = np.frombuffer(bytes.fromhex("".join(fresh)), dtype=np.uint8)
+            encoded = tron_encode_many(raw.reshape(len(fresh), 20))
+            if len(seen) > 1_000_000:
+                seen.clear()
+            for i, value, got in zip(missing, fresh, encoded, strict=True):
+                out[i] = got
+                seen[value] = got
+        return out  # type: ignore[return-value]
+
 
 def token_lookup(tokens: Iterable[Token]) -> dict[str, Token]:
     """Every form a log's ``address`` may take (T..., 41-hex, 20-byte hex) -> the token."""
@@ -134,41 +151,47 @@ def decode_transfers(
     data: list[str] = []
     nat: list[tuple[int, str, str, str, str, str, int]] = []
     for block in blocks:
-        number = block_number(block)
+        number = int(block["block_header"]["raw_data"].get("number", 0))
         block_hash = block["blockID"].lower()
         ok: dict[str, bool] = {}
         for tx in block.get("transactions") or ():
             tx_id = tx["txID"].lower()
-            good = tx_succeeded(tx)
+            ret = tx.get("ret")
+            good = bool(ret) and ret[0].get("contractRet") == SUCCESS  # tx_succeeded, inline
             ok[tx_id] = good
             if not (native and good):
                 continue
             contract = tx["raw_data"]["contract"][0]
             kind = contract.get("type")
-            value = contract["parameter"]["value"]
             if kind == "TransferContract":
+                value = contract["parameter"]["value"]
                 amount = int(value.get("amount", 0))
                 if amount > 0:
                     nat.append((number, tx_id, "", "transfer", forms(value["owner_address"]),
                                 forms(value["to_address"]), amount))
             elif kind == "TriggerSmartContract":
+                value = contract["parameter"]["value"]
                 amount = int(value.get("call_value", 0))
                 if amount > 0:
                     nat.append((number, tx_id, "", "call", forms(value["owner_address"]),
                                 forms(value["contract_address"]), amount))
         for info in infos.get(number, ()):
+            logs = info.get("log")
+            internal = info.get("internal_transactions") if native else None
+            if not logs and not internal:
+                continue
             tx_id = info["id"].lower()
             if not ok.get(tx_id, False) or not info_succeeded(info):
                 continue
-            if tokens:
-                for index, log in enumerate(info.get("log") or ()):
+            if tokens and logs:
+                for index, log in enumerate(logs):
                     token = tokens.get(log.get("address", ""))
                     if token is not None:
                         log_rows.append((token.address, number, block_hash, tx_id, index))
                         topics.append(log.get("topics") or ())
                         data.append(log.get("data") or "")
-            if native:
-                for i, itx in enumerate(info.get("internal_transactions") or ()):
+            if internal:
+                for i, itx in enumerate(internal):
                     if itx.get("rejected"):
                         continue
                     trx = [int(v.get("callValue", 0)) for v in itx.get("callValueInfo") or ()
@@ -179,17 +202,17 @@ def decode_transfers(
                                         _NOTES.get(itx.get("note", ""), "call"),
                                         forms(itx["caller_address"]),
                                         forms(itx["transferTo_address"]), amount))
-    return _token_table(log_rows, topics, data), _native_table(nat)
+    return _token_table(log_rows, topics, data, forms), _native_table(nat)
 
 
 def _token_table(
-    rows: list[tuple[str, int, str, str, int]], topics: list[Sequence[str]], data: list[str]
+    rows: list[tuple[str, int, str, str, int]],
+    topics: list[Sequence[str]],
+    data: list[str],
+    forms: AddressForms,
 ) -> pa.Table:
-    if rows:  # the one definition of a Transfer log, on its 0x form
-        keep = erc20_transfer_mask(
-            [["0x" + t for t in ts] if isinstance(ts, list) else () for ts in topics],
-            ["0x" + d if isinstance(d, str) else "" for d in data],
-        )
+    if rows:  # the one definition of a Transfer log, in java-tron's unprefixed hex
+        keep = erc20_transfer_mask(topics, data, prefix="")
         if not keep.all():
             rows = [r for r, k in zip(rows, keep, strict=True) if k]
             topics = [t for t, k in zip(topics, keep, strict=True) if k]
@@ -202,9 +225,7 @@ def _token_table(
     big: list[str | None] = [None] * n
     for i in np.flatnonzero(~fits):
         big[i] = str(int(data[i], 16))
-    sides = bytes.fromhex("".join([t[1][24:] + t[2][24:] for t in topics]))
-    pairs = np.frombuffer(sides, dtype=np.uint8).reshape(n * 2, 20)
-    both = tron_encode_many(pairs)
+    both = forms.many_hex20([w[24:] for t in topics for w in (t[1], t[2])])
     return pa.table(
         [
             pa.array([r[0] for r in rows], type=pa.string()),
