@@ -313,3 +313,74 @@ def test_db_info_lists_tron(chain, tmp_path, capsys):
     assert f"tron native: blocks {RECORDED}-{RECORDED}" in out
     assert "tron USDT" in out and "tron TRX" in out
     json.dumps(out)
+
+
+def _store_rows(db) -> dict[str, list[tuple]]:
+    from tests.conftest import comparable_rows
+
+    con = connect(db, read_only=True)
+    try:
+        out = {t: comparable_rows(con, t) for t in ("blocks", "token_transfers",
+                                                    "native_transfers")}
+        out["checkpoints"] = rows(con, "SELECT stream, first_block, last_block FROM checkpoints")
+    finally:
+        con.close()
+    return out
+
+
+@pytest.mark.reliability
+def test_sigkill_mid_run_leaves_whole_batches_and_the_rerun_equals_the_reference(chain, tmp_path):
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    for i in range(40):
+        pay = usdt_transfer(ALICE, BOB.address, 10 + i, timestamp=1_713_151_000_000 + i)
+        tip = trx_transfer(BOB, CAROL.address, 1_000_000 + i, timestamp=1_713_151_000_000 + i)
+        chain.add([pay, tip], [info_for(pay, logs=[
+            transfer_log(USDT, ALICE.address, BOB.address, 10 + i)]), info_for(tip)])
+    reference = tmp_path / "reference.duckdb"
+    with serving(chain) as node:
+        con = connect(reference)
+        index_tron(con, fast_client(node.url), from_block=RECORDED, settings=quick())
+        con.close()
+    want = _store_rows(reference)
+    db = tmp_path / "killed.duckdb"
+    args = [sys.executable, "-m", "exposure", "index", "tron", "--from-block", str(RECORDED),
+            "--confirmations", "0", "--batch-blocks", "3", "--db", str(db)]
+    rng = random.Random(13)
+    mid_run = 0
+    with serving(chain) as node:
+        node.latency = 0.1  # a batch of 3 blocks takes about 0.2 s
+        for attempt in range(4):
+            proc = subprocess.Popen([*args, "--rpc", node.url], cwd=REPO,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(1.0, 1.8))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            if not db.exists():
+                continue
+            got = _store_rows(db)
+            top = {s: last for s, _, last in got["checkpoints"]}
+            native_top = top.get("native", RECORDED - 1)
+            mid_run += native_top < chain.head
+            usdt_top = top.get(f"trc20:{USDT}", RECORDED - 1)
+            assert got["native_transfers"] == [r for r in want["native_transfers"]
+                                               if r[1] <= native_top], attempt
+            assert got["token_transfers"] == [r for r in want["token_transfers"]
+                                              if r[2] <= usdt_top], attempt
+            assert all(r[1] <= max(top.values(), default=-1) for r in got["blocks"])
+            if top and "--from-block" in args:
+                args = args[:5] + args[7:]  # later runs resume from the checkpoint
+        assert mid_run >= 2  # the kills landed while batches were being written
+        node.latency = 0
+        done = subprocess.run([*args, "--rpc", node.url], cwd=REPO, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    got = _store_rows(db)
+    for table in ("blocks", "token_transfers", "native_transfers"):
+        assert got[table] == want[table], table

@@ -28,7 +28,8 @@ The chain it serves is real data plus built blocks:
 
 Test knobs on :class:`TronNode`: an API key to require (``TRON-PRO-API-KEY`` header or ``apikey``
 query), a number of requests to answer 429 with ``Retry-After``, a request count after which the
-node dies (the listening socket closes), and every request's path and headers for assertions.
+node dies (the listening socket closes), a latency, and every request's path and headers for
+assertions.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import copy
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -388,6 +390,7 @@ class TronNode:
         self.rate_limited = 0  # answer this many requests 429
         self.retry_after = "1"
         self.die_after: int | None = None  # close the socket after this many requests
+        self.latency = 0.0  # seconds before each answer
         self.requests: list[tuple[str, dict]] = []
         self.lock = threading.Lock()
         self._cache: dict[tuple[str, int, bool], bytes] = {}
@@ -408,6 +411,7 @@ class TronNode:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.server.handle_error = lambda *a: None  # a client killed mid-request is expected
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -440,6 +444,8 @@ class TronNode:
             limited = self.rate_limited > 0
             if limited:
                 self.rate_limited -= 1
+        if self.latency:
+            time.sleep(self.latency)
         if self.die_after is not None and count > self.die_after:
             threading.Thread(target=self.stop, daemon=True).start()
             h.close_connection = True
