@@ -102,3 +102,21 @@ def test_a_book_of_tron_addresses_is_screened(tron_store, tmp_path, capsys):
     assert [r["hops_mainland_exchange_in"] for r in rows] == ["1", "2", ""]
     assert rows[2]["status"] == "invalid"
     capsys.readouterr()
+
+
+def test_the_notebook_api_explores_a_tron_neighbourhood(tron_store):
+    from exposure import explore
+
+    db, payout, _ = tron_store
+    assert explore.validate(tron_to_hex(CUSTOMER.address), db=db) == ("tron", CUSTOMER.address)
+    hood = explore.neighbourhood(CUSTOMER.address, db=db, hops=2, direction="both")
+    nodes = {r["address"]: r for r in hood.nodes.to_pylist()}
+    assert hood.chain == "tron" and {BINANCE, FRIEND.address} <= set(nodes)
+    assert "mainland_exchange" in (nodes[BINANCE]["categories"] or [])
+    edges = {(r["from_address"], r["to_address"], r["asset"]): r for r in hood.edges.to_pylist()}
+    assert edges[(BINANCE, CUSTOMER.address, "USDT")]["first_tx"] == payout
+    assert edges[(BINANCE, CUSTOMER.address, "USDT")]["amount"] == 700
+    only_usdt = explore.neighbourhood(CUSTOMER.address, db=db, hops=1, assets=[USDT])
+    assert {r["asset"] for r in only_usdt.edges.to_pylist()} <= {"USDT", USDT}
+    flows = explore.flows_over_time(FRIEND.address, db=db, hops=2)
+    assert flows.num_rows >= 1
