@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from exposure.addresses import tron_encode_many, tron_from_bytes, tron_to_hex
 from exposure.domain import Token
@@ -142,8 +143,8 @@ def decode_transfers(
     Returns
     -------
     (tokens, native):
-        ``TRANSFER_SCHEMA`` and ``NATIVE_SCHEMA`` tables; hashes lowercase hex without ``0x``,
-        addresses ``T...``, token addresses the tokens' ``T...``.
+        ``TRANSFER_SCHEMA`` and ``NATIVE_SCHEMA`` tables; hashes lowercase hex without ``0x``
+        (folded column at a time), addresses ``T...``, token addresses the tokens' ``T...``.
     """
     forms = forms or AddressForms()
     log_rows: list[tuple[str, int, str, str, int]] = []  # token, block, block hash, tx, index
@@ -152,10 +153,10 @@ def decode_transfers(
     nat: list[tuple[int, str, str, str, str, str, int]] = []
     for block in blocks:
         number = int(block["block_header"]["raw_data"].get("number", 0))
-        block_hash = block["blockID"].lower()
+        block_hash = block["blockID"]
         ok: dict[str, bool] = {}
         for tx in block.get("transactions") or ():
-            tx_id = tx["txID"].lower()
+            tx_id = tx["txID"]
             ret = tx.get("ret")
             good = bool(ret) and ret[0].get("contractRet") == SUCCESS  # tx_succeeded, inline
             ok[tx_id] = good
@@ -180,7 +181,7 @@ def decode_transfers(
             internal = info.get("internal_transactions") if native else None
             if not logs and not internal:
                 continue
-            tx_id = info["id"].lower()
+            tx_id = info["id"]
             if not ok.get(tx_id, False) or not info_succeeded(info):
                 continue
             if tokens and logs:
@@ -230,8 +231,8 @@ def _token_table(
         [
             pa.array([r[0] for r in rows], type=pa.string()),
             pa.array([r[1] for r in rows], type=pa.uint64()),
-            pa.array([r[2] for r in rows], type=pa.string()),
-            pa.array([r[3] for r in rows], type=pa.string()),
+            pc.utf8_lower(pa.array([r[2] for r in rows], type=pa.string())),
+            pc.utf8_lower(pa.array([r[3] for r in rows], type=pa.string())),
             pa.array([r[4] for r in rows], type=pa.uint32()),
             pa.array(both[0::2], type=pa.string()),
             pa.array(both[1::2], type=pa.string()),
@@ -248,7 +249,7 @@ def _native_table(rows: list[tuple[int, str, str, str, str, str, int]]) -> pa.Ta
     return pa.table(
         [
             pa.array(cols[0], type=pa.uint64()),
-            pa.array(cols[1], type=pa.string()),
+            pc.utf8_lower(pa.array(cols[1], type=pa.string())),
             pa.array(cols[2], type=pa.string()),
             pa.array(cols[3], type=pa.string()),
             pa.array(cols[4], type=pa.string()),

@@ -284,14 +284,16 @@ def _check_infos(blocks: list[dict], infos: dict[int, list[dict]]) -> None:
     for block in blocks:
         number = block_number(block)
         txs = block.get("transactions") or ()
-        ids = {tx["txID"].lower() for tx in txs}
-        have = {str(info.get("id", "")).lower() for info in infos.get(number, ())}
+        ids = {tx["txID"] for tx in txs}
+        have = {info.get("id") for info in infos.get(number, ())}
         if not have <= ids:
             raise _Reorg(number)
+        if len(have) == len(ids):
+            continue
         for tx in txs:
             kind = tx["raw_data"]["contract"][0].get("type")
             if (kind in ("TriggerSmartContract", "CreateSmartContract") and tx_succeeded(tx)
-                    and tx["txID"].lower() not in have):
+                    and tx["txID"] not in have):
                 raise RpcError(
                     f"/wallet/gettransactioninfobyblocknum for block {number}: no info for "
                     f"transaction {tx['txID'].lower()} (block {number} not indexed)",
