@@ -120,3 +120,28 @@ def test_the_notebook_api_explores_a_tron_neighbourhood(tron_store):
     assert {r["asset"] for r in only_usdt.edges.to_pylist()} <= {"USDT", USDT}
     flows = explore.flows_over_time(FRIEND.address, db=db, hops=2)
     assert flows.num_rows >= 1
+
+
+#: In mainnet block 60836289, Binance's hot wallet (shipped tag, Tronscan 'Binance-Hot 7') sent
+#: 5,000 USDT to this address (transaction ff48241f9e74...: a real, recorded USDT transfer call;
+#: its Transfer log is the one the call fixes, see tests/tron_node.py derived_infos).
+MAINNET_RECIPIENT = "TGYqpiGDUQ7ue7bm9xadkRmdU3PVtkSWx1"
+BINANCE_HOT_7 = "TDqSquXBgUCLYvYC4XZgrprLK589dkhSCf"
+
+
+def test_a_real_mainnet_recipient_of_a_shipped_binance_wallet_is_one_hop_away(tmp_path, capsys):
+    chain = Chain()
+    chain.add_recorded()
+    db = str(tmp_path / "mainnet.duckdb")
+    with serving(chain) as node:
+        assert main(["index", "tron", "--rpc", node.url, "--from-block", str(RECORDED),
+                     "--confirmations", "0", "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["screen", MAINNET_RECIPIENT, "--db", db, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    found = _exposure(report, "mainland_exchange", "in")
+    assert (found["hops"], found["actor"], found["address"]) == (1, "binance", BINANCE_HOT_7)
+    hop = found["path"][0]
+    assert hop["tx_hash"].startswith("ff48241f9e74") and hop["asset"] == "USDT"
+    assert hop["amount"] == 5000.0 and hop["block_number"] == RECORDED
+    assert report["rating"]["level"] == "high"
