@@ -534,3 +534,22 @@ def serving(chain: Chain, **kw: Any) -> Iterator[TronNode]:
     """A running :class:`TronNode` over ``chain``."""
     with TronNode(chain, **kw) as node:
         yield node
+
+
+def main() -> None:
+    """``python -m tests.tron_node``: serve recorded block 60836289 until stdin closes or ^C."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.parse_args()
+    chain = Chain()
+    chain.add_recorded()
+    with serving(chain) as node:
+        print(node.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
