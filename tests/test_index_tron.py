@@ -384,3 +384,30 @@ def test_sigkill_mid_run_leaves_whole_batches_and_the_rerun_equals_the_reference
     got = _store_rows(db)
     for table in ("blocks", "token_transfers", "native_transfers"):
         assert got[table] == want[table], table
+
+
+RAW_RECORDED = 79072107
+
+
+@pytest.mark.parametrize("ignore_visible", [False, True])
+def test_the_block_recorded_as_grpc_bytes_is_whole_and_indexes(tmp_path, ignore_visible):
+    from tests.tron_node import raw_recorded_block
+
+    block = raw_recorded_block()  # txIDs against the recorded ones, txTrieRoot, block id
+    assert len(block["transactions"]) == 619
+    # the recorder's own pointer: the transaction it fetched the block for, at index 296
+    assert block["transactions"][296]["txID"] == (
+        "860981c986ef3c0313916283483e6e0f8614686b2c011c31d68d42e8efff6601")
+    chain = Chain()
+    chain.add_raw_recorded()
+    with serving(chain, ignore_visible=ignore_visible) as node:
+        con = connect(tmp_path / "t.duckdb")
+        result = index_tron(con, fast_client(node.url), from_block=RAW_RECORDED,
+                            settings=quick())
+    assert (result.blocks, result.token_transfers, result.native_transfers) == (1, 154, 230)
+    trx = sum(t["raw_data"]["contract"][0]["parameter"]["value"].get("amount", 0)
+              for t in block["transactions"]
+              if t["raw_data"]["contract"][0]["type"] == "TransferContract")
+    assert rows(con, "SELECT sum(amount_raw) FROM transfers WHERE asset = 'TRX'") == [(trx,)]
+    assert rows(con, "SELECT hash FROM blocks") == [(block["blockID"],)]
+    con.close()

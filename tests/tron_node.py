@@ -19,6 +19,9 @@ The chain it serves is real data plus built blocks:
 - :func:`recorded_block` reads a mainnet block recorded by others from ``/work/shared/data/tron``
   (never copied into the project) and checks it: txID = sha256(raw_data_hex), the block id from
   the header's protobuf and ``txTrieRoot`` as the Merkle root of the full transactions.
+  :func:`raw_recorded_block` does the same for the block recorded as raw gRPC bytes, decoding
+  the protobuf into java-tron's JSON (the contract kinds the indexer reads in full, the others
+  with their owner only).
   Its transaction infos are not recorded (only one transaction's is): :func:`derived_infos`
   rebuilds them for the direct USDT ``transfer``/``transferFrom`` calls, whose Transfer log is
   fixed by the call, and a test checks that against the one recorded info.
@@ -55,6 +58,10 @@ from exposure.addresses import base58check_decode, tron_from_bytes
 
 DATA = Path("/work/shared/data/tron")
 RECORDED_BLOCK = DATA / "bjrobin-note" / "getblock_60836289_visible.json"
+RECORDED_RAW_BLOCK = (
+    DATA / "untron-v3"
+    / "tron_blockext_raw_79072107_860981c986ef3c0313916283483e6e0f8614686b2c011c31d68d42e8efff6601.json"
+)
 RECORDED_INFO = (
     DATA / "bjrobin-note"
     / "gettransactioninfo_661f1df88ce02b746efe7449c3c7a04d6d21a7fc019723c92679228d8275ad57.json"
@@ -63,8 +70,11 @@ USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 USDC = "TEkxiTehnzSmSe2XqrBj4w32RUN966rdz8"
 TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 _CONTRACT_TYPES = {"TransferContract": 1, "TriggerSmartContract": 31}
-_RESULT_CODES = {"DEFAULT": 0, "SUCCESS": 1, "REVERT": 2, "OUT_OF_ENERGY": 10,
-                 "OUT_OF_TIME": 11, "TRANSFER_FAILED": 14}
+_RESULT_NAMES = ("DEFAULT", "SUCCESS", "REVERT", "BAD_JUMP_DESTINATION", "OUT_OF_MEMORY",
+                 "PRECOMPILED_CONTRACT", "STACK_TOO_SMALL", "STACK_TOO_LARGE",
+                 "ILLEGAL_OPERATION", "STACK_OVERFLOW", "OUT_OF_ENERGY", "OUT_OF_TIME",
+                 "JVM_STACK_OVER_FLOW", "UNKNOWN", "TRANSFER_FAILED", "INVALID_CODE")
+_RESULT_CODES = {name: i for i, name in enumerate(_RESULT_NAMES)}
 
 
 # -- protobuf, just the fields TRON's block, transaction and contract messages use -------------
@@ -162,6 +172,154 @@ def check_block(block: dict[str, Any]) -> None:
     raw = block["block_header"]["raw_data"]
     assert tx_trie_root(block.get("transactions", ())) == raw["txTrieRoot"], "txTrieRoot"
     assert block_id(raw) == block["blockID"], "blockID"
+
+
+# -- protobuf decoding, for the block recorded as raw gRPC bytes -------------------------------
+def _fields(buf: bytes) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, value) of a protobuf message: varints as int, length-delimited
+    as bytes, fixed64/fixed32 as bytes."""
+    i = 0
+    while i < len(buf):
+        key, i = _read_varint(buf, i)
+        field_no, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _read_varint(buf, i)
+        elif wire == 2:
+            length, i = _read_varint(buf, i)
+            value, i = buf[i:i + length], i + length
+        elif wire == 1:
+            value, i = buf[i:i + 8], i + 8
+        elif wire == 5:
+            value, i = buf[i:i + 4], i + 4
+        else:
+            raise ValueError(f"wire type {wire}")
+        yield field_no, wire, value
+
+
+def _read_varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        b = buf[i]
+        i += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, i
+        shift += 7
+
+
+def _contract_json(kind: str, value: bytes) -> dict[str, Any]:
+    """The JSON value (``visible: true``) of the contract kinds the indexer reads; other kinds get
+    their ``owner_address`` only (field 1 of every TRON contract): the test node decodes no
+    more of them, and the indexer moves nothing for them."""
+    f = {}
+    for no, _, v in _fields(value):
+        f.setdefault(no, v)
+    out: dict[str, Any] = {}
+    if kind == "TransferContract":
+        out = {"owner_address": tron_from_bytes(f[1]), "to_address": tron_from_bytes(f[2])}
+        if f.get(3):
+            out["amount"] = f[3]
+    elif kind == "TriggerSmartContract":
+        out = {"owner_address": tron_from_bytes(f[1]), "contract_address": tron_from_bytes(f[2])}
+        if f.get(3):
+            out["call_value"] = f[3]
+        if f.get(4):
+            out["data"] = f[4].hex()
+    elif kind == "TransferAssetContract":
+        out = {"asset_name": f[1].decode(), "owner_address": tron_from_bytes(f[2]),
+               "to_address": tron_from_bytes(f[3]), "amount": f.get(4, 0)}
+    elif isinstance(f.get(1), bytes) and len(f[1]) == 21:
+        out = {"owner_address": tron_from_bytes(f[1])}
+    return out
+
+
+def _transaction_json(tx_bytes: bytes) -> dict[str, Any]:
+    raw_hex, signatures, rets = "", [], []
+    for no, _, v in _fields(tx_bytes):
+        if no == 1:
+            raw_hex = v.hex()
+        elif no == 2:
+            signatures.append(v.hex())
+        elif no == 5:
+            ret = {}
+            for rno, _, rv in _fields(v):
+                if rno == 1 and rv:
+                    ret["fee"] = rv
+                elif rno == 3:
+                    ret["contractRet"] = _RESULT_NAMES[rv]
+            rets.append(ret)
+    raw: dict[str, Any] = {"contract": []}
+    for no, _, v in _fields(bytes.fromhex(raw_hex)):
+        if no == 1:
+            raw["ref_block_bytes"] = v.hex()
+        elif no == 4:
+            raw["ref_block_hash"] = v.hex()
+        elif no == 8:
+            raw["expiration"] = v
+        elif no == 10:
+            raw["data"] = v.hex()
+        elif no == 11:
+            c = dict((cno, cv) for cno, _, cv in _fields(v))
+            param = dict((pno, pv) for pno, _, pv in _fields(c[2]))
+            type_url = param[1].decode()
+            kind = type_url.rsplit(".", 1)[-1]
+            raw["contract"].append({"parameter": {"value": _contract_json(kind, param.get(2, b"")),
+                                                  "type_url": type_url}, "type": kind})
+        elif no == 14:
+            raw["timestamp"] = v
+        elif no == 18:
+            raw["fee_limit"] = v
+    return {"ret": rets or [{}], "signature": signatures,
+            "txID": hashlib.sha256(bytes.fromhex(raw_hex)).hexdigest(),
+            "raw_data": raw, "raw_data_hex": raw_hex, "_bytes": tx_bytes}
+
+
+def raw_recorded_block() -> dict[str, Any]:
+    """Mainnet block 79072107, recorded as gRPC ``GetBlockByNum2`` bytes (``BlockExtention``),
+    as java-tron's JSON (``visible: true``), after checking it whole: each txID is the sha256 of
+    its raw bytes and equals the recorded ``txid``, the txTrieRoot is the Merkle root of the
+    recorded transaction bytes themselves, and the block id is the header's."""
+    data = bytes.fromhex(json.loads(RECORDED_RAW_BLOCK.read_text())["blockExtention"][2:])
+    txs, header_raw, witness_sig, recorded_id = [], b"", "", ""
+    for no, _, v in _fields(data):
+        if no == 1:
+            ext = dict((eno, ev) for eno, _, ev in _fields(v))
+            tx = _transaction_json(ext[1])
+            assert tx["txID"] == ext[2].hex(), tx["txID"]
+            txs.append(tx)
+        elif no == 2:
+            h = dict((hno, hv) for hno, _, hv in _fields(v))
+            header_raw, witness_sig = h[1], h.get(2, b"").hex()
+        elif no == 3:
+            recorded_id = v.hex()
+    raw: dict[str, Any] = {}
+    for no, _, v in _fields(header_raw):
+        key = {1: "timestamp", 2: "txTrieRoot", 3: "parentHash", 7: "number", 8: "witness_id",
+               9: "witness_address", 10: "version", 11: "accountStateRoot"}.get(no)
+        if key in ("txTrieRoot", "parentHash", "accountStateRoot"):
+            raw[key] = v.hex()
+        elif key == "witness_address":
+            raw[key] = tron_from_bytes(v)
+        elif key:
+            raw[key] = v
+    leaves = [hashlib.sha256(tx.pop("_bytes")).digest() for tx in txs]
+    assert _merkle(leaves) == raw["txTrieRoot"], "txTrieRoot"
+    number = raw["number"]
+    assert recorded_id == number.to_bytes(8, "big").hex() + hashlib.sha256(
+        header_raw).hexdigest()[16:], "blockID"
+    return {"blockID": recorded_id,
+            "block_header": {"raw_data": raw, "witness_signature": witness_sig},
+            "transactions": txs}
+
+
+def _merkle(level: list[bytes]) -> str:
+    while len(level) > 1:
+        nxt = [hashlib.sha256(level[i] + level[i + 1]).digest()
+               for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0].hex() if level else "00" * 32
 
 
 # -- recorded data ------------------------------------------------------------------------------
@@ -330,6 +488,14 @@ class Chain:
     def add_recorded(self) -> dict:
         """Mainnet block 60836289 with its derived infos."""
         block = recorded_block()
+        number = block["block_header"]["raw_data"]["number"]
+        self.blocks[number] = block
+        self.infos[number] = derived_infos(block)
+        return block
+
+    def add_raw_recorded(self) -> dict:
+        """Mainnet block 79072107 (recorded as gRPC bytes) with its derived infos."""
+        block = raw_recorded_block()
         number = block["block_header"]["raw_data"]["number"]
         self.blocks[number] = block
         self.infos[number] = derived_infos(block)
