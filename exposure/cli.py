@@ -83,8 +83,15 @@ def _quiet() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes") or not err.is_terminal
 
 
-def parse_tokens(spec: ChainSpec, tokens: str | None, extra: list[str]) -> tuple[Token, ...]:
-    """Tracked tokens from ``--tokens usdt,usdc`` (the chain's own) and ``--token SYM=0x..[:DEC]``.
+def parse_tokens(
+    spec: ChainSpec,
+    tokens: str | None,
+    extra: list[str],
+    normalise: Callable[[str], str] = normalize_evm,
+    form: str = "0xADDRESS",
+) -> tuple[Token, ...]:
+    """Tracked tokens from ``--tokens usdt,usdc`` (the chain's own) and ``--token SYM=0x..[:DEC]``
+    (``normalise`` validates the address, ``form`` names it in messages).
 
     A custom token without decimals gets ``decimals = -1``: the indexer reads ``decimals()``.
     """
@@ -100,13 +107,13 @@ def parse_tokens(spec: ChainSpec, tokens: str | None, extra: list[str]) -> tuple
                 known = ", ".join(t.symbol.lower() for t in spec.tokens) or "none"
                 raise InputError(
                     f"unknown token {symbol!r} on {spec.name} (known: {known}); add a contract "
-                    "with --token SYMBOL=0xADDRESS[:DECIMALS]"
+                    f"with --token SYMBOL={form}[:DECIMALS]"
                 )
             chosen.append(token)
     for item in extra:
         symbol, sep, rest = item.partition("=")
         if not sep or not symbol.strip():
-            raise InputError(f"--token {item!r}: expected SYMBOL=0xADDRESS[:DECIMALS]")
+            raise InputError(f"--token {item!r}: expected SYMBOL={form}[:DECIMALS]")
         address, _, decimals = rest.partition(":")
         try:
             places = int(decimals) if decimals else -1
@@ -114,7 +121,7 @@ def parse_tokens(spec: ChainSpec, tokens: str | None, extra: list[str]) -> tuple
             raise InputError(f"--token {item!r}: decimals must be an integer") from None
         if decimals and not 0 <= places <= 77:
             raise InputError(f"--token {item!r}: decimals must be between 0 and 77")
-        chosen.append(Token(symbol.strip().upper(), normalize_evm(address), places))
+        chosen.append(Token(symbol.strip().upper(), normalise(address), places))
     seen: dict[str, Token] = {}
     for token in chosen:
         seen.setdefault(token.address, token)
@@ -292,6 +299,116 @@ def index_evm_command(
             )
 
 
+@index_app.command("tron")
+def index_tron_command(
+    rpc: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc",
+            help="java-tron FullNode HTTP API, e.g. http://127.0.0.1:8090, or a provider serving "
+            "the same /wallet/... paths (credentials in the URL are never shown). Default "
+            "$EXPOSURE_TRON_RPC.",
+        ),
+    ] = None,
+    from_block: Annotated[
+        int | None, typer.Option(help="First block (default: after the checkpoint, or 0).")
+    ] = None,
+    to_block: Annotated[
+        str | None, typer.Option(help="Last block, or 'latest' (head minus confirmations).")
+    ] = None,
+    confirmations: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Stay this many blocks behind the head (default 19: what java-tron's "
+            "solidity node treats as final)."
+        ),
+    ] = 19,
+    tokens: Annotated[
+        str | None,
+        typer.Option(help="TRC-20 tokens to track: usdt,usdc (default both; 'none')."),
+    ] = None,
+    token: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--token",
+            help="Extra TRC-20 token SYMBOL=T...[:DECIMALS] (repeatable; decimals read from the "
+            "contract when omitted).",
+        ),
+    ] = None,
+    native: Annotated[
+        bool, typer.Option("--native/--no-native", help="Index TRX transfers too.")
+    ] = True,
+    batch_blocks: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Most blocks per committed batch. Smaller batches lose less work to a "
+            "crash."
+        ),
+    ] = 100,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="Sent as the TRON-PRO-API-KEY header (TronGrid); default $TRON_PRO_API_KEY. "
+            "Never shown or stored.",
+        ),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Index TRX and TRC-20 (USDT/USDC) transfers from a java-tron HTTP API into the store.
+
+    Only successful transactions move value: TransferContract amounts, the call value of
+    contract calls, internal transactions that were not rejected, and Transfer logs of the
+    tracked tokens. Resumable and idempotent; a reorganisation is rolled back to the common
+    ancestor.
+    """
+    from .addresses import normalize_tron
+    from .indexers.tron import TRON, TronHttpClient, TronSettings, index_tron
+    from .indexers.tron import resolve_token_decimals as tron_decimals
+    from .store import connect
+
+    stop = _parse_to_block(to_block)
+    rpc = rpc or os.environ.get("EXPOSURE_TRON_RPC")
+    if not rpc:
+        raise InputError("no node given: pass --rpc URL (or set EXPOSURE_TRON_RPC)")
+    key = api_key or os.environ.get("TRON_PRO_API_KEY") or None
+    tracked = parse_tokens(TRON, tokens, token or [], normalize_tron, "T...")
+    client = TronHttpClient(rpc, api_key=key)
+    tracked = tuple(
+        tron_decimals(client, t.symbol, t.address) if t.decimals < 0 else t for t in tracked
+    )
+    with ExitStack() as stack:
+        stack.callback(client.close)
+        con = connect(db)
+        stack.callback(con.close)
+        settings = TronSettings(
+            confirmations=confirmations, native=native, batch_blocks=batch_blocks
+        )
+        progress, on_progress = _block_progress(stack, "tron")
+        result = index_tron(
+            con,
+            client,
+            tokens=tracked,
+            from_block=from_block,
+            to_block=stop,
+            settings=settings,
+            on_progress=on_progress,
+        )
+        progress.stop()
+        if result.up_to_date:
+            out.print(
+                f"tron: up to date (nothing to index up to block {result.to_block}) "
+                f"in {db_path(db)}"
+            )
+        else:
+            out.print(
+                f"tron: indexed blocks {result.from_block}-{result.to_block} from "
+                f"{client.safe_url}: {result.token_transfers:,} token and "
+                f"{result.native_transfers:,} TRX transfers in {result.seconds:.1f} s "
+                f"(reorgs: {result.reorgs}) into {db_path(db)}"
+            )
+
+
 @index_app.command("btc")
 def index_btc_command(
     rpc: Annotated[
@@ -424,11 +541,13 @@ def index_btc_command(
 
 
 def _guess_chain(address: str) -> str:
+    from .addresses import looks_tron
+
     text = address.strip()
+    if looks_tron(text):
+        return "tron"
     if text.lower().startswith("0x"):
         return "ethereum"
-    if text.startswith("T") and len(text) == 34:
-        return "tron"
     return "bitcoin"
 
 

@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from .addresses import looks_tron, normalize_tron
 from .config import db_path
 from .errors import ExposureError, InputError, StoreError
 from .graph.build import edge_predicate_sql, tracked_assets
@@ -223,6 +224,8 @@ def _filters(
             text = str(asset).strip()
             if text.lower().startswith("0x") and len(text) == 42:  # an untracked token, by address
                 chosen_list.append(text.lower())
+            elif chain == "tron" and looks_tron(text):  # a TRC-20 contract, T... or 41-hex
+                chosen_list.append(normalize_tron(text))
             elif text.upper() in tracked:
                 chosen_list.append(text.upper())
             else:

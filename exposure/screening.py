@@ -16,7 +16,14 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from .addresses import EVM_CHAINS, checksum, normalize_bitcoin, normalize_evm
+from .addresses import (
+    EVM_CHAINS,
+    checksum,
+    looks_tron,
+    normalize_bitcoin,
+    normalize_evm,
+    normalize_tron,
+)
 from .errors import InputError, StoreBusy
 from .graph.build import GraphParts, activity_times, edge_evidence
 from .graph.cache import graph_for
@@ -58,20 +65,25 @@ def detect_chain(address: str, chain: str, indexed: Sequence[str]) -> tuple[str,
     """Validate ``address`` and choose its chain; returns ``(chain, normalised address)``.
 
     ``chain`` 'auto' picks by format: an EVM address goes to ``ethereum`` if indexed, else the
-    only indexed EVM chain (several: the first by name); anything else is Bitcoin.
+    only indexed EVM chain (several: the first by name); ``T...`` (34 characters) or ``41`` + 40
+    hex digits is Tron (shown as ``T...``); anything else is Bitcoin.
     """
     text = address.strip()
     if not text:
         raise InputError("empty address")
     if len(text) > 120 or not text.isascii() or not text.isprintable():
         raise InputError(f"not an address: {address[:60]!r}")
-    looks_evm = text[:2].lower() == "0x"
+    looks_evm = text[:2].lower() == "0x" and not looks_tron(text)
     if chain not in ("auto", ""):
         if chain.startswith("bitcoin"):
             return chain, normalize_bitcoin(text, bitcoin_network(chain, text))
+        if chain == "tron":
+            return chain, normalize_tron(text)
         if chain in EVM_CHAINS or (chain in indexed and looks_evm):
             return chain, normalize_evm(text)
         raise InputError(f"unknown chain {chain!r}: use auto, ethereum, bitcoin or an indexed one")
+    if looks_tron(text):
+        return "tron", normalize_tron(text)
     if looks_evm:
         normal = normalize_evm(text)
         evm = [c for c in indexed if not c.startswith("bitcoin") and c != "tron"]

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from exposure.addresses import normalize
+from exposure.addresses import looks_tron, normalize
 from exposure.domain import LabelPack, PackProblem, Tag
 from exposure.errors import InputError
 
@@ -307,10 +307,10 @@ def import_ofac(path: Path, text: str, asset: str, fmt: str) -> _Rows:
     for line, address in entries:
         chain = OFAC_ASSETS.get(asset)
         if chain is None or asset in ("USDT", "USDC", "ARB", "BSC"):
-            if str(address).startswith(("0x", "0X")):
-                chain = "ethereum" if asset in ("USDT", "USDC") else chain
-            elif str(address).startswith("T"):
+            if looks_tron(str(address)):
                 chain = "tron"
+            elif str(address).startswith(("0x", "0X")):
+                chain = "ethereum" if asset in ("USDT", "USDC") else chain
             elif chain is None:
                 chain = "bitcoin"  # Omni USDT lives on Bitcoin addresses
         rows.add(

@@ -7,6 +7,7 @@ The concept ids and confidence levels are GraphSense's (graphsense-lib ``tagpack
 
 from __future__ import annotations
 
+from exposure.addresses import looks_tron
 from exposure.domain import Actor, Tag
 
 #: GraphSense concept ids (graphsense-lib 2.18, ``concepts.yaml``).
@@ -207,10 +208,10 @@ def chain_of(code: str | None, address: str) -> str | None:
     if key in NETWORKS:
         return NETWORKS[key]
     if key in ("", "usdt", "usdc", "erc20", "trc20"):
+        if looks_tron(address):
+            return "tron"
         if address.startswith(("0x", "0X")):
             return "ethereum"
-        if address.startswith("T"):
-            return "tron"
         return None
     return key
 

@@ -7,7 +7,7 @@ Defaults (documented in the README):
 - dust: a transfer below ``dust_usd`` (default 1 US dollar) at the asset's reference price is
   dust (so 0.000001 USDT is dust, 700 USDT and 1 ETH are not); per-asset overrides in units;
 - valuation: reference prices in US dollars per unit (stablecoins 1, ETH 3,000, BTC 90,000,
-  anything else 1), used only to weigh value shares and to set dust thresholds;
+  TRX 0.25, anything else 1), used only to weigh value shares and to set dust thresholds;
 - an unlabelled node with more than ``degree_cap`` distinct counterparties is a stop node.
 """
 
@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 DEFAULT_PRICES = {"USDT": 1.0, "USDC": 1.0, "ETH": 3000.0, "BTC": 90000.0, "BNB": 600.0,
-                  "POL": 0.5}
+                  "POL": 0.5, "TRX": 0.25}
 DEFAULT_PRICE = 1.0
 
 

@@ -41,38 +41,43 @@ TRANSFER_SCHEMA = pa.schema(
 )
 
 
-def erc20_transfer_mask(topics: Sequence[Any], data: Sequence[Any]) -> np.ndarray:
+def erc20_transfer_mask(
+    topics: Sequence[Any], data: Sequence[Any], *, prefix: str = "0x"
+) -> np.ndarray:
     """Which logs are ERC-20 ``Transfer`` events: topic0 matches, exactly 3 topics, 32-byte data.
 
     An ERC-721 ``Transfer`` (same topic0, the token id as a fourth topic) is not one, nor is a
     log whose words are not 32-byte hex. ``topics[i]``/``data[i]`` are one log's JSON-RPC fields.
-    Returns a bool array of ``len(topics)``.
+    ``prefix`` is what precedes the hex digits: ``0x`` in JSON-RPC, '' in java-tron's HTTP API
+    (TRC-20 logs are the same fact). Returns a bool array of ``len(topics)``.
     """
+    topic0 = TRANSFER_TOPIC[2:] if prefix == "" else TRANSFER_TOPIC
+    width = 64 + len(prefix)
     n = len(topics)
     try:  # the common, well-formed case, column at a time
         three = np.fromiter(map(len, topics), dtype=np.int64, count=n) == 3
         if not three.all():
             raise TypeError
-        words = np.fromiter(map(len, data), dtype=np.int64, count=n) == 66
+        words = np.fromiter(map(len, data), dtype=np.int64, count=n) == width
         t0 = list(map(itemgetter(0), topics))
-        first = np.fromiter(map(TRANSFER_TOPIC.__eq__, t0), dtype=bool, count=n)
+        first = np.fromiter(map(topic0.__eq__, t0), dtype=bool, count=n)
         for i in np.flatnonzero(~first):  # nodes may answer in upper case
-            first[i] = t0[i].lower() == TRANSFER_TOPIC
-        w1 = np.fromiter(map(len, map(itemgetter(1), topics)), dtype=np.int64, count=n) == 66
-        w2 = np.fromiter(map(len, map(itemgetter(2), topics)), dtype=np.int64, count=n) == 66
+            first[i] = t0[i].lower() == topic0
+        w1 = np.fromiter(map(len, map(itemgetter(1), topics)), dtype=np.int64, count=n) == width
+        w2 = np.fromiter(map(len, map(itemgetter(2), topics)), dtype=np.int64, count=n) == width
         return three & words & first & w1 & w2
     except (TypeError, IndexError, ValueError):
         pass
-    t0 = TRANSFER_TOPIC
+    t0 = topic0
 
     def ok(t: Any, d: Any) -> bool:
         try:
             return (
                 len(t) == 3
                 and (t[0] == t0 or t[0].lower() == t0)
-                and len(d) == 66
-                and len(t[1]) == 66
-                and len(t[2]) == 66
+                and len(d) == width
+                and len(t[1]) == width
+                and len(t[2]) == width
             )
         except (TypeError, AttributeError):
             return False
