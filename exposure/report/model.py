@@ -67,7 +67,9 @@ class Exposure:
     path: tuple[Hop, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
+        """JSON form; nothing found (hops None): only category, direction and hops."""
+        if self.hops is None:
+            return {"category": self.category, "direction": self.direction, "hops": None}
         d = asdict(self)
         d["path"] = [h.to_dict() for h in self.path]
         return d

@@ -67,7 +67,7 @@ def _heading(text: str) -> Text:
 def _kv_table(rows: Iterable[tuple[str, Text | str]]) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
+    grid.add_column(overflow="fold")  # a long URL folds, never cut
     for key, value in rows:
         grid.add_row(Text(key), value if isinstance(value, Text) else _txt(value))
     return grid
@@ -96,7 +96,7 @@ def _summary(report: Report, lang: str) -> list[RenderableType]:
     parts.append(Text(t("verdict", lang), style="bold"))
     verdict = Table.grid(padding=(0, 1))
     verdict.add_column(no_wrap=True)
-    verdict.add_column()
+    verdict.add_column(overflow="fold")
     for _, sentence in sentences(report, lang):
         verdict.add_row(" •", _txt(sentence))
     parts.append(verdict)
