@@ -601,7 +601,8 @@ def _settings(degree_cap: int | None, dust_usd: float | None, since: str | None,
 
 
 FormatOption = Annotated[
-    str, typer.Option("--format", help="text, json, markdown or html.")
+    str, typer.Option("--format", help="text, json, markdown, html or pdf (A4, printed by "
+                      "Chromium; needs --out FILE.pdf or a pipe).")
 ]
 LangOption = Annotated[
     str, typer.Option("--lang", help="en, or zh / zh-CN (Simplified Chinese).")
@@ -666,12 +667,18 @@ def screen_command(
     or option, 3 rating reached --fail-on.
     """
     from .policy import load_policy
-    from .report.render import check_lang, render
+    from .report.render import check_lang
     from .screening import Screener, ScreenOptions, open_store
 
-    if fmt not in ("text", "json", "markdown", "html"):
-        raise InputError(f"--format must be text, json, markdown or html, got {fmt!r}")
+    if fmt not in ("text", "json", "markdown", "html", "pdf"):
+        raise InputError(f"--format must be text, json, markdown, html or pdf, got {fmt!r}")
     lang = check_lang(lang)
+    if fmt == "pdf":
+        from .report.pdf import check_pdf
+
+        if out_file is None and sys.stdout.isatty():
+            raise InputError("--format pdf writes a file: give --out FILE.pdf (or pipe stdout)")
+        check_pdf()  # before the work: no Chromium fails now
     if graph is not None:
         from .explore import check_picture_path  # plotting stack only when a picture is asked
 
@@ -689,14 +696,7 @@ def screen_command(
         report = Screener(con, options=options, policy=rules).screen(address, chain=chain)
     finally:
         con.close()
-    # the text report fits the terminal (COLUMNS, else 110 columns when not a terminal)
-    width = max(80, shutil.get_terminal_size((110, 24)).columns)
-    text = render(report, fmt, lang, width=width)
-    if out_file is not None:
-        out_file.write_text(text, encoding="utf-8")
-        err.print(f"report written to {out_file}")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _write_report(report, fmt, lang, out_file)
     if graph is not None:
         from .explore import save_graph
 
@@ -704,6 +704,28 @@ def screen_command(
         err.print(f"evidence graph written to {graph}")
     if fail_on is not None and rules.rank(report.rating.level) >= rules.rank(fail_on):
         raise typer.Exit(3)
+
+
+def _write_report(report, fmt: str, lang: str, out_file: Path | None) -> None:
+    """The report in ``fmt`` to ``out_file`` or stdout (PDF as bytes)."""
+    if fmt == "pdf":
+        from .report.pdf import render_pdf
+
+        data = render_pdf(report, lang)
+    else:
+        from .report.render import render
+
+        # the text report fits the terminal (COLUMNS, else 110 columns when not a terminal)
+        width = max(80, shutil.get_terminal_size((110, 24)).columns)
+        text = render(report, fmt, lang, width=width)
+        data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    if out_file is not None:
+        out_file.write_bytes(data)
+        err.print(f"report written to {out_file}")
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
 
 
 @app.command("batch")

@@ -612,6 +612,6 @@ def test_clean_removes_control_and_bidi_characters():
 
 def test_render_rejects_unknown_format_and_language():
     with pytest.raises(InputError, match="--format must be one of"):
-        render(exposed_report(), "pdf")
+        render(exposed_report(), "docx")
     with pytest.raises(InputError, match="--lang must be one of"):
         render(exposed_report(), "text", "fr")

@@ -465,15 +465,18 @@ th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e5e7eb;
 th { background: #f3f4f6; font-weight: 600; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td.text { overflow-wrap: anywhere; }
-td.source { overflow-wrap: anywhere; min-width: 120px; }
-td.entity { min-width: 140px; }
-td.reason { min-width: 110px; }
+td.dir { word-break: keep-all; }
+td.source { overflow-wrap: anywhere; min-width: 100px; }
+td.entity { min-width: 130px; }
+td.reason { min-width: 90px; }
+td.share .value { white-space: normal; }
+.confidence { display: block; }
 td.transfer .mono { display: block; }
 td.tx .mono { word-break: break-all; }
 td.tx { min-width: 140px; }
 .muted { color: #6b7280; }
 .cats { display: block; margin-top: 2px; }
-.cat { display: inline-block; margin-right: 8px; white-space: nowrap; }
+.cat { display: inline-block; margin-right: 8px; }
 .cat-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%;
   margin-right: 6px; vertical-align: baseline; }
 .graph-scroll { overflow-x: auto; border: 1px solid #e5e7eb; border-radius: 6px; }
@@ -492,8 +495,8 @@ footer { color: #4b5563; font-size: 13px; }
   h2 { break-after: avoid; }
   tr, .path-detail h3, dl.facts { break-inside: avoid; }
   thead { display: table-header-group; }
-  .mono, code { font-size: 10px; }
-  th, td { padding: 3px 5px; }
+  .mono, code { font-size: 9.5px; }
+  th, td { padding: 3px 4px; }
   .graph-scroll { overflow: visible; border: none; }
   .graph-scroll svg { width: 100% !important; min-width: 0 !important; height: auto; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -599,8 +602,7 @@ def _exposures(report: Report, lang: str) -> str:
     """One row per finding (entity, direction): its categories together, its rating reason."""
     head = _row([_th(t("direction", lang)), _th(t("entity", lang)), _th(t("hops", lang), True),
                  _th(t("rating_reason", lang)), _th(t("labelled_address", lang)),
-                 _th(t("confidence", lang)), _th(t("source", lang)), _th(t("share", lang), True),
-                 _th(t("value", lang), True)])
+                 _th(t("source", lang)), _th(f"{t('share', lang)} / {t('value', lang)}", True)])
     rows = []
     for f in report.findings():
         e = f.exposure
@@ -609,19 +611,21 @@ def _exposures(report: Report, lang: str) -> str:
             who += f'<br><span class="muted">{esc(serves_mainland_name(e.serves_mainland, lang))}'
             who += "</span>"
         who += f'<span class="cats">{_categories(f.categories, lang)}</span>'
+        who += (f'<span class="muted confidence">{esc(t("confidence", lang))}: '
+                f"{esc(confidence_text(e.confidence, e.confidence_level, lang))}</span>")
         cls = " ".join(["finding", f"dir-{css_ident(f.direction)}",
                         *(f"cat-{css_ident(c)}" for c in f.categories)])
         rows.append(_row(
             [
-                _td(esc(direction_name(f.direction, lang)), "text"),
+                _td(esc(direction_name(f.direction, lang)), "dir"),
                 _td(who, "entity text"),
                 _td(f"<strong>{f.hops}</strong>", "num"),
                 _td(esc(reason_text(f.reason, lang)), "reason text"),
                 _td(_addr(e.address), "address"),
-                _td(esc(confidence_text(e.confidence, e.confidence_level, lang)), "text"),
                 _td(esc(e.source), "source"),
-                _td(esc(fmt_share(e.share)), "num"),
-                _td(esc(fmt_value(e.value, report.value_unit)), "num"),
+                _td(f"{esc(fmt_share(e.share))}<br>"
+                    f'<span class="value">{esc(fmt_value(e.value, report.value_unit))}</span>',
+                    "num share"),
             ],
             cls,
             f' id="finding-{css_ident(f.direction)}-{css_ident(e.category)}"'

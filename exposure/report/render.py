@@ -14,9 +14,11 @@ from .model import Report
 from .text import render_text
 
 FORMATS = ("text", "json", "markdown", "html")
+#: PDF is bytes, not text: :func:`exposure.report.pdf.render_pdf` (the CLI's ``--format pdf``).
 
 #: File suffix of each format (for ``--out`` defaults).
-SUFFIXES = {"text": ".txt", "json": ".json", "markdown": ".md", "html": ".html", "svg": ".svg"}
+SUFFIXES = {"text": ".txt", "json": ".json", "markdown": ".md", "html": ".html", "svg": ".svg",
+            "pdf": ".pdf"}
 
 
 def check_lang(lang: str) -> str:
