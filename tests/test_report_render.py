@@ -615,3 +615,46 @@ def test_render_rejects_unknown_format_and_language():
         render(exposed_report(), "docx")
     with pytest.raises(InputError, match="--lang must be one of"):
         render(exposed_report(), "text", "fr")
+
+
+# -- verdict and findings (issue 14) -------------------------------------------------------------
+def test_a_self_labelled_address_is_one_self_finding_and_its_verdict_says_so():
+    report = self_labelled_report()
+    assert [(f.direction, f.hops, f.categories) for f in report.findings()] == [
+        ("self", 0, ("sanction",))]
+    data = json.loads(render(report, "json"))
+    assert [s["about"] for s in data["verdict"]["sentences"]] == ["self", "in", "out"]
+    assert data["verdict"]["sentences"][0]["text"] == (
+        "This address is itself a wallet of ofac, a sanctioned party (authority_data confidence "
+        "90; source OFAC).")
+    assert data["verdict"]["sentences"][1]["text"] == "Source of funds: nothing else within 6 hops."
+
+
+def test_a_direction_not_screened_says_so_in_the_verdict():
+    from dataclasses import replace
+
+    report = exposed_report()
+    only_in = replace(report, exposures=tuple(e for e in report.exposures if e.direction == "in"))
+    sentences = json.loads(render(only_in, "json", "zh"))["verdict"]["sentences"]
+    assert sentences[-1] == {"about": "out", "text": "资金去向：未筛查。"}
+
+
+def test_the_unseen_verdict_is_one_sentence_with_the_indexed_range():
+    sentences = json.loads(render(unseen_report(), "json"))["verdict"]["sentences"]
+    assert sentences == [{"about": "unseen", "text": (
+        "This address has no transfer in the indexed data (ethereum blocks 1-120): its sources "
+        "and destinations of funds are unknown, which is not the same as no exposure.")}]
+
+
+def test_hop_amounts_are_exact_from_amount_raw_and_decimals_never_a_float():
+    from exposure.report.i18n import exact_amount, fmt_amount, hop_amount
+
+    hop = Hop(CUSTOMER, ISSUER, TX_CUSTOMER_TO_ISSUER, 1, "2025-11-05T10:00:00+00:00", "USDT",
+              123456789012.345, "123456789012345000", decimals=6)
+    assert hop_amount(hop) == "123,456,789,012.345"
+    assert f"{hop.amount:,.6f}" == "123,456,789,012.345001"  # what a float prints
+    assert exact_amount(str(2**256 - 1), 18) == (
+        "115,792,089,237,316,195,423,570,985,008,687,907,853,269,984,665,640,564,039,457."
+        "584007913129639935")
+    assert exact_amount("1", 18) == "0.000000000000000001"
+    assert fmt_amount(123456789012.345) == "123,456,789,012.345"  # sums: no binary noise
