@@ -83,6 +83,10 @@ def normalize_bitcoin(address: str, network: str = "bitcoin") -> str:
     text = address.strip()
     if not text or len(text) > 100 or not text.isascii() or not text.isalnum():
         raise InputError(f"not a Bitcoin address: {address!r}")
+    if text[:3].lower() in ("bc1", "tb1", "bcr"):  # bech32: one case throughout (BIP 173)
+        if text != text.lower() and text != text.upper():
+            raise InputError(f"not a valid Bitcoin address: bech32 in mixed case: {address!r}")
+        text = text.lower()
     keys, _ = _bitcoinlib()
     try:
         decoded = keys.deserialize_address(text, network=network)

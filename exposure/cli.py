@@ -6,7 +6,9 @@ Exit codes: 0 ok, 1 unexpected, 2 bad input or usage, 4 store, 5 node/RPC, 6 dat
 
 from __future__ import annotations
 
+import inspect
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -29,7 +31,8 @@ app = typer.Typer(
     help=(
         "How close a declared wallet address sits to exchanges serving mainland-China residents "
         "and to RWA token issuers, with the on-chain evidence. Data lives in one DuckDB file "
-        "(--db, else $EXPOSURE_DB, else ./exposure.duckdb)."
+        "(--db, else $EXPOSURE_DB, else ./exposure.duckdb); --db goes before the command or "
+        "after it."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -68,15 +71,35 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _db_defaults(group, db: str) -> dict:
+    """A click ``default_map`` giving every command under ``group`` that takes ``--db`` the
+    value given before the command (``demo`` excepted: its --db is a file it recreates)."""
+    defaults: dict = {}
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group (typer's click Group)
+            defaults[name] = _db_defaults(command, db)
+        elif name != "demo" and any(p.name == "db" for p in command.params):
+            defaults[name] = {"db": db}
+    return defaults
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="DuckDB file for the command that follows (default "
+                     "$EXPOSURE_DB, else ./exposure.duckdb); the command's own --db wins."),
+    ] = None,
 ) -> None:
     _state["debug"] = debug
+    if db is not None and hasattr(ctx.command, "commands"):
+        ctx.default_map = {**(ctx.default_map or {}), **_db_defaults(ctx.command, db)}
 
 
 def _quiet() -> bool:
@@ -697,9 +720,12 @@ def _settings(degree_cap: int | None, dust_usd: float | None, since: str | None,
 
 
 FormatOption = Annotated[
-    str, typer.Option("--format", help="text, json, markdown or html.")
+    str, typer.Option("--format", help="text, json, markdown, html or pdf (A4, printed by "
+                      "Chromium; needs --out FILE.pdf or a pipe).")
 ]
-LangOption = Annotated[str, typer.Option("--lang", help="en or zh (Simplified Chinese).")]
+LangOption = Annotated[
+    str, typer.Option("--lang", help="en, or zh / zh-CN (Simplified Chinese).")
+]
 
 
 @app.command("screen")
@@ -733,7 +759,11 @@ def screen_command(
         float | None, typer.Option(min=0, help="Transfers worth less are dust (default 1 USD).")
     ] = None,
     since: Annotated[str | None, typer.Option(help="Only transfers from this date (ISO).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only transfers up to this date (ISO).")] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Only transfers up to this date or time (ISO); a date alone includes "
+                     "that whole day."),
+    ] = None,
     entities: Annotated[
         bool | None,
         typer.Option(
@@ -756,13 +786,18 @@ def screen_command(
     or option, 3 rating reached --fail-on.
     """
     from .policy import load_policy
-    from .report.render import render
+    from .report.render import check_lang
     from .screening import Screener, ScreenOptions, open_store
 
-    if fmt not in ("text", "json", "markdown", "html"):
-        raise InputError(f"--format must be text, json, markdown or html, got {fmt!r}")
-    if lang not in ("en", "zh"):
-        raise InputError(f"--lang must be en or zh, got {lang!r}")
+    if fmt not in ("text", "json", "markdown", "html", "pdf"):
+        raise InputError(f"--format must be text, json, markdown, html or pdf, got {fmt!r}")
+    lang = check_lang(lang)
+    if fmt == "pdf":
+        from .report.pdf import check_pdf
+
+        if out_file is None and sys.stdout.isatty():
+            raise InputError("--format pdf writes a file: give --out FILE.pdf (or pipe stdout)")
+        check_pdf()  # before the work: no Chromium fails now
     if graph is not None:
         from .explore import check_picture_path  # plotting stack only when a picture is asked
 
@@ -780,12 +815,7 @@ def screen_command(
         report = Screener(con, options=options, policy=rules).screen(address, chain=chain)
     finally:
         con.close()
-    text = render(report, fmt, lang)
-    if out_file is not None:
-        out_file.write_text(text, encoding="utf-8")
-        err.print(f"report written to {out_file}")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _write_report(report, fmt, lang, out_file)
     if graph is not None:
         from .explore import save_graph
 
@@ -793,6 +823,28 @@ def screen_command(
         err.print(f"evidence graph written to {graph}")
     if fail_on is not None and rules.rank(report.rating.level) >= rules.rank(fail_on):
         raise typer.Exit(3)
+
+
+def _write_report(report, fmt: str, lang: str, out_file: Path | None) -> None:
+    """The report in ``fmt`` to ``out_file`` or stdout (PDF as bytes)."""
+    if fmt == "pdf":
+        from .report.pdf import render_pdf
+
+        data = render_pdf(report, lang)
+    else:
+        from .report.render import render
+
+        # the text report fits the terminal (COLUMNS, else 110 columns when not a terminal)
+        width = max(80, shutil.get_terminal_size((110, 24)).columns)
+        text = render(report, fmt, lang, width=width)
+        data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    if out_file is not None:
+        out_file.write_bytes(data)
+        err.print(f"report written to {out_file}")
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
 
 
 @app.command("batch")
@@ -866,10 +918,9 @@ def demo_command(
     the demo labels, screen the customers and write their reports. Needs `npm ci` (anvil)."""
     from .demo import run_demo
     from .report.i18n import category_name, level_name
-    from .report.render import render
+    from .report.render import check_lang, render
 
-    if lang not in ("en", "zh"):
-        raise InputError(f"--lang must be en or zh, got {lang!r}")
+    lang = check_lang(lang)
     result = run_demo(db, out_dir, lang=lang, on_step=lambda m: err.print(f"demo: {m}"))
     name, _, first, _ = result.reports[1]
     sys.stdout.write(render(first, "text", lang))
@@ -1046,6 +1097,26 @@ def db_migrate(db: DbOption = None) -> None:
 
     connect(db).close()
     out.print(f"{db_path(db)}: schema version {SCHEMA_VERSION}")
+
+
+def paragraphs(text: str | None) -> str | None:
+    """Help text as paragraphs: a docstring's hard line breaks inside a paragraph become spaces
+    (the terminal wraps them to its width); blank lines still separate paragraphs."""
+    if not text:
+        return text
+    doc = inspect.cleandoc(text)
+    return "\n\n".join(" ".join(p.split()) for p in doc.split("\n\n") if p.strip())
+
+
+def _wrap_help_as_paragraphs(*apps: typer.Typer) -> None:
+    for sub in apps:
+        for info in sub.registered_commands:
+            info.help = paragraphs(info.help or (info.callback.__doc__ if info.callback else None))
+        for group in sub.registered_groups:
+            group.help = paragraphs(group.help) if isinstance(group.help, str) else group.help
+
+
+_wrap_help_as_paragraphs(app, index_app, import_app, export_app, labels_app, db_app)
 
 
 def _usage_line(exc: typer.TyperException, argv: list[str] | None) -> str:

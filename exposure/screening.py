@@ -137,6 +137,7 @@ class Screener:
         self._indexed: list[str] | None = None
         self._tags: dict[tuple[str, str, str, bool], dict] = {}
         self._present_cats: dict[str, frozenset[str]] = {}
+        self._packs: tuple[list[dict], dict] | None = None
 
     # -- data ----------------------------------------------------------------------------------
     def indexed_chains(self) -> list[str]:
@@ -182,12 +183,17 @@ class Screener:
             return f"nothing indexed on {chain}"
         return f"{chain} blocks {span[0]}-{span[1]}"
 
-    def data_state(self, chain: str) -> dict:
-        """The data a report was computed from: indexed blocks, label packs, settings."""
+    def data_state(self, chain: str, used_packs: frozenset[str] = frozenset()) -> dict:
+        """The data a report was computed from: indexed blocks, the label packs whose tags the
+        report uses (titles ``used_packs``) and the whole label set in one line, settings."""
+        if self._packs is None:  # a Screener sees one state of the store
+            self._packs = (reads.label_pack_states(self.con), reads.label_set_state(self.con))
+        packs, label_set = self._packs
         return {
             "chain": chain,
             "indexed": reads.all_checkpoints(self.con),
-            "label_packs": reads.label_pack_states(self.con),
+            "label_packs": [p for p in packs if p["title"] in used_packs],
+            "label_set": label_set,
             "settings": self.options.settings.describe(),
             "max_hops": self.options.max_hops,
             "policy": self.policy.path,
@@ -283,6 +289,9 @@ class Screener:
                                 exposure_type=None)
                 )
         exposures_t = tuple(exposures)
+        labels = self.own_labels(chosen, normal)
+        used = frozenset([e.pack for e in exposures_t if e.pack]
+                         + [t["pack"] for t in labels if t.get("pack")])
         return Report(
             address=display(chosen, normal),
             chain=chosen,
@@ -291,8 +300,8 @@ class Screener:
             exposures=exposures_t,
             rating=self.policy.rate(exposures_t),
             stop_nodes=tuple(stops),
-            labels=self.own_labels(chosen, normal),
-            data_state=self.data_state(chosen),
+            labels=labels,
+            data_state=self.data_state(chosen, used),
             max_hops=opts.max_hops,
         )
 
@@ -380,6 +389,7 @@ class Screener:
                     asset=asset,
                     amount=int(raw) / 10 ** self.decimals(chain, asset),
                     amount_raw=raw,
+                    decimals=self.decimals(chain, asset),
                     log_index=row["log_index"],
                     trace_address=row["trace_address"]
                     if row["log_index"] is None and row["vout"] is None

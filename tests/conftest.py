@@ -105,6 +105,14 @@ def exposure_world(tmp_path_factory):
     return db, s
 
 
+@pytest.fixture(scope="session")
+def real_world(tmp_path_factory) -> Path:
+    """The real-shaped store of :mod:`tests.realshaped` (read-only use only)."""
+    from tests.realshaped import build_real_shaped_store
+
+    return build_real_shaped_store(tmp_path_factory.mktemp("real-shaped"))
+
+
 def comparable_rows(con, table: str, *, ordered: bool = True) -> list[tuple]:
     """A table's rows for comparing two stores: address ids are store-local (their order
     depends on what was written first), so they are checked against ``addresses`` here and

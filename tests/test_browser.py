@@ -232,3 +232,149 @@ tags:
         print(f"screenshot: {shot}")
     finally:
         page.close()
+
+
+# -- reports that hold on real data (issue 14) -------------------------------------------------
+# The real-shaped store (tests/realshaped.py): 42-character addresses, an OKX label in Chinese
+# with a 150-character source URL, HTX and Binance wallets of the shipped packs.
+
+SCREEN_1280 = {"width": 1280, "height": 900}
+A4_PRINTABLE = {"width": 718, "height": 1000}  # 210 mm less the 2 x 10 mm page margins, in CSS px
+
+_LAYOUT = """() => {
+  const doc = document.documentElement;
+  const narrow = [];
+  for (const table of document.querySelectorAll('table')) {
+    for (const row of table.rows) {
+      for (const cell of row.cells) {
+        const w = cell.getBoundingClientRect().width;
+        if (w < 60) narrow.push([table.id || table.className, cell.textContent.slice(0, 30), w]);
+      }
+    }
+  }
+  const broken = [];
+  for (const a of document.querySelectorAll('.addr')) {
+    const lines = a.getClientRects().length;
+    const h = a.getBoundingClientRect().height;
+    const lh = parseFloat(getComputedStyle(a).fontSize) * 2;
+    if (lines !== 1 || h > lh) broken.push([a.textContent, lines, h]);
+  }
+  const spill = [];
+  for (const el of document.querySelectorAll('td, dd, p')) {
+    if (el.scrollWidth > el.clientWidth + 1) spill.push([el.tagName, el.textContent.slice(0, 40)]);
+  }
+  return {scroll: doc.scrollWidth, client: doc.clientWidth, narrow, broken, spill};
+}"""
+
+
+@pytest.fixture(scope="module")
+def real_reports(real_world):
+    from tests.realshaped import CUSTOMER, MULE
+
+    reports = {name: exposure.screen(address, db=real_world)
+               for name, address in (("customer", CUSTOMER), ("mule", MULE))}
+    return reports
+
+
+def _real_page(browser, real_reports, tmp_path, name, lang, viewport, media="screen"):
+    path = tmp_path / f"{name}-{lang}.html"
+    path.write_text(render(real_reports[name], "html", lang), encoding="utf-8")
+    page = browser.new_page(viewport=viewport)
+    page.emulate_media(media=media)
+    page.goto(path.as_uri(), wait_until="load")
+    return page
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("name", ["customer", "mule"])
+@pytest.mark.parametrize(("viewport", "media"), [(SCREEN_1280, "screen"), (A4_PRINTABLE, "print")],
+                         ids=["1280px", "A4-print"])
+def test_real_data_report_fits_without_overflow_or_crushed_columns(
+        browser, real_reports, tmp_path, shots, name, lang, viewport, media):
+    page = _real_page(browser, real_reports, tmp_path, name, lang, viewport, media)
+    try:
+        layout = page.evaluate(_LAYOUT)
+        assert layout["scroll"] <= layout["client"], layout  # no horizontal overflow
+        assert layout["narrow"] == [], layout["narrow"]  # no column narrower than 60 px
+        assert layout["broken"] == [], layout["broken"]  # every address on one line
+        assert layout["spill"] == [], layout["spill"]  # long URLs and labels wrap in their cell
+        shot = shots / f"real-{name}-{lang}-{viewport['width']}-{media}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_real_data_report_opens_with_the_verdict_and_shows_addresses_whole_in_the_evidence(
+        browser, real_reports, tmp_path, lang):
+    from tests.realshaped import LONG_URL, OKX_LABEL, OKX_WALLET
+
+    report = real_reports["mule"]
+    page = _real_page(browser, real_reports, tmp_path, "mule", lang, SCREEN_1280)
+    try:
+        verdict = page.locator("#verdict p.verdict-sentence")
+        expected = [s["text"] for s in report.to_dict(lang)["verdict"]["sentences"]]
+        assert verdict.all_text_contents() == expected
+        assert verdict.first.is_visible()
+        # the verdict comes before the findings on the page
+        assert _box(verdict.first)["y"] < _box(page.locator("#findings-table"))["y"]
+        okx = checksum_of(OKX_WALLET)
+        short = page.locator("#findings-table .addr").first  # shortened, whole text on hover
+        assert short.get_attribute("title") == okx
+        assert short.text_content() == f"{okx[:8]}…{okx[-6:]}"
+        whole = page.locator(f'#paths .addr[data-address="{okx}"]').first
+        assert whole.text_content() == okx  # the evidence section shows it whole
+        assert page.locator("#findings-table td.source").first.text_content() == LONG_URL
+        assert OKX_LABEL in page.locator("#findings-table").text_content()
+    finally:
+        page.close()
+
+
+def checksum_of(address: str) -> str:
+    from exposure.addresses import checksum
+
+    return checksum(address)
+
+
+def _pdf_pages(data: bytes) -> list[bytes]:
+    import re
+
+    assert data[:5] == b"%PDF-", data[:20]
+    return re.findall(rb"/Type\s*/Page\b.*?/MediaBox\s*\[([^\]]*)\]", data, flags=re.S)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_format_pdf_prints_the_report_on_a4_pages(real_world, tmp_path, lang):
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} (Debian package chromium)")
+    from tests.realshaped import MULE
+
+    long_pdf, short_pdf = tmp_path / "mule.pdf", tmp_path / "unseen.pdf"
+    done = run_cli("screen", MULE, "--db", str(real_world), "--lang", lang, "--format", "pdf",
+                   "--out", str(long_pdf))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and f"report written to {long_pdf}" in done.stderr
+    unseen = "0x" + "ab" * 20  # never seen: the shortest report there is
+    done = run_cli("screen", unseen, "--db", str(real_world), "--lang", lang, "--format", "pdf",
+                   "--out", str(short_pdf))
+    assert done.returncode == 0, done.stderr
+    pages = _pdf_pages(long_pdf.read_bytes())
+    few = _pdf_pages(short_pdf.read_bytes())
+    for box in pages + few:  # A4: 210 x 297 mm = 595 x 842 pt
+        x0, y0, x1, y1 = (float(v) for v in box.split())
+        assert (round(x1 - x0), round(y1 - y0)) == (595, 842), box
+    # the findings, evidence paths, graph and data state of two findings: a few pages, not a
+    # scroll of one-character columns; the unseen address's report: one or two
+    assert 2 <= len(pages) <= 5, len(pages)
+    assert 1 <= len(few) <= 2 and len(few) < len(pages), (len(few), len(pages))
+
+
+def test_format_pdf_without_chromium_says_what_to_install(real_world, tmp_path):
+    from tests.realshaped import CUSTOMER
+
+    done = run_cli("screen", CUSTOMER, "--db", str(real_world), "--format", "pdf", "--out",
+                   str(tmp_path / "r.pdf"), env={"EXPOSURE_CHROMIUM": str(tmp_path / "none")})
+    assert done.returncode == 1
+    assert "apt-get install chromium" in done.stderr and "\n" not in done.stderr.strip()
+    assert not (tmp_path / "r.pdf").exists()

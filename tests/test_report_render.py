@@ -7,6 +7,7 @@ indexed data; a labelled address screened itself; labels carrying markup of ever
 
 from __future__ import annotations
 
+import html
 import io
 import itertools
 import json
@@ -21,10 +22,20 @@ from rich.console import Console
 from exposure.addresses import checksum
 from exposure.errors import InputError
 from exposure.labels.taxonomy import SCREENING_CATEGORIES
+from exposure.policy import load_policy
 from exposure.report.html import evidence_graph, render_html
 from exposure.report.i18n import STRINGS, category_name, clean, reason_text, t
 from exposure.report.markdown import md, render_markdown
-from exposure.report.model import Activity, AssetActivity, Exposure, Hop, Rating, Report, StopNode
+from exposure.report.model import (
+    Activity,
+    AssetActivity,
+    Exposure,
+    Hop,
+    Rating,
+    Reason,
+    Report,
+    StopNode,
+)
 from exposure.report.render import render, render_text_plain
 from exposure.report.text import print_report
 
@@ -55,6 +66,7 @@ DATA_STATE = {
          "lastmod": "2026-01-02", "sha256": "ba9876543210", "tags": 7, "actors": 0,
          "shipped": False, "demo": True},
     ],
+    "label_set": {"packs": 1300, "tags": 250000, "sha256": "5" * 64},
     "settings": {"dust_usd": 1.0, "dust_units": [], "prices": [["ETH", 3000.0], ["USDT", 1.0]],
                  "start": None, "end": None, "degree_cap": 1000},
     "max_hops": 6,
@@ -109,11 +121,7 @@ def exposed_report(label: str = "Ondo treasury") -> Report:
             indexed_range="ethereum blocks 1-120", counterparties_in=2, counterparties_out=1,
         ),
         exposures=exposures,
-        rating=Rating("high", "default", (
-            "high: rwa out at 1 hop(s) <= 1",
-            "high: mainland_exchange in at 2 hop(s) share 35.0% >= 10%",
-            "medium: mainland_exchange in at 2 hop(s) <= 3",
-        )),
+        rating=load_policy().rate(exposures),
         stop_nodes=(StopNode(ROUTER, "in", 4321),),
         data_state=DATA_STATE,
     )
@@ -148,7 +156,7 @@ def self_labelled_report() -> Report:
         address=ISSUER, chain="ethereum", screened_at="2026-01-10T12:00:00+00:00",
         activity=Activity(seen=True, indexed_range="ethereum blocks 1-120"),
         exposures=_exposures([sanction]),
-        rating=Rating("high", "default", ("high: sanction out at 0 hop(s) <= 2",)),
+        rating=load_policy().rate(_exposures([sanction])),
         labels=({"label": "OFAC SDN", "actor": "ofac", "confidence": "authority_data",
                  "source": "OFAC", "pack": "ofac", "categories": ["sanction"]},),
         data_state=DATA_STATE,
@@ -205,8 +213,9 @@ def test_fixture_addresses_are_eip55_checksummed():
 def test_json_round_trip_has_the_pinned_top_level_keys():
     data = json.loads(render(exposed_report(), "json"))
     assert set(data) >= {"schema", "address", "chain", "activity", "exposures", "rating",
-                         "stop_nodes", "data_state", "max_hops", "value_unit", "labels"}
-    assert data["schema"] == "exposure.report/1"
+                         "stop_nodes", "data_state", "max_hops", "value_unit", "labels",
+                         "verdict", "findings"}
+    assert data["schema"] == "exposure.report/2"
     assert data["address"] == CUSTOMER
 
 
@@ -215,11 +224,12 @@ def test_json_holds_one_exposure_per_category_and_direction_with_null_hops_when_
     keys = [(e["category"], e["direction"]) for e in data["exposures"]]
     assert sorted(keys) == sorted((c, d) for c in SCREENING_CATEGORIES for d in ("in", "out"))
     for e in data["exposures"]:
-        assert set(e) >= {"category", "direction", "hops", "exposure_type", "actor", "label",
-                          "confidence", "source", "value", "share", "path"}
-        if (e["category"], e["direction"]) not in {("mainland_exchange", "in"), ("rwa", "out")}:
-            assert e["hops"] is None
-            assert e["path"] == []
+        if (e["category"], e["direction"]) in {("mainland_exchange", "in"), ("rwa", "out")}:
+            assert set(e) >= {"category", "direction", "hops", "exposure_type", "actor", "label",
+                              "confidence", "source", "value", "share", "path"}
+            assert e["hops"] >= 1 and e["path"]
+        else:  # nothing found: nothing else to say
+            assert e == {"category": e["category"], "direction": e["direction"], "hops": None}
 
 
 def test_json_path_lists_hops_in_the_order_the_money_moved():
@@ -240,9 +250,45 @@ def test_json_path_lists_hops_in_the_order_the_money_moved():
                             "amount_raw", "from", "to"}
 
 
-def test_json_is_the_same_in_every_language():
+def test_json_is_the_same_in_every_language_but_for_the_verdict():
     report = exposed_report()
-    assert render(report, "json", "zh") == render(report, "json", "en")
+    zh, en = json.loads(render(report, "json", "zh")), json.loads(render(report, "json", "en"))
+    assert zh.pop("verdict")["lang"] == "zh-CN" and en.pop("verdict")["lang"] == "en"
+    assert zh == en
+
+
+def test_json_verdict_is_the_rendered_verdict_one_sentence_per_direction():
+    data = json.loads(render(exposed_report(), "json"))
+    verdict = data["verdict"]
+    assert [s["about"] for s in verdict["sentences"]] == ["in", "out"]
+    assert verdict["text"] == " ".join(s["text"] for s in verdict["sentences"])
+    assert verdict["sentences"][1]["text"] == (
+        "Destination of funds: sent 1 ETH directly (1 hop) to Ondo Finance, an RWA token issuer "
+        "or token (ownership confidence 100; source ondo.finance docs).")
+    markdown, page = render(exposed_report(), "markdown"), render(exposed_report(), "html")
+    for sentence in verdict["sentences"]:  # the same words in every rendering
+        assert f"- {md(sentence['text'])}" in markdown
+        assert f">{html.escape(sentence['text'])}</p>" in page
+
+
+def test_json_rating_reasons_are_values_one_per_exposure_highest_rule_first():
+    data = json.loads(render(exposed_report(), "json"))
+    assert data["rating"]["levels"] == ["none", "low", "medium", "high"]
+    assert data["rating"]["reasons"] == [
+        {"level": "high", "category": "rwa", "direction": "out", "hops": 1, "rule": 5,
+         "max_hops": 1, "min_share": None, "share": 1.0},
+        {"level": "high", "category": "mainland_exchange", "direction": "in", "hops": 2,
+         "rule": 2, "max_hops": None, "min_share": 0.1, "share": 0.35},
+    ]  # the medium "within 3 hops" rule the mainland exchange also meets is not a reason
+
+
+def test_json_findings_group_categories_of_one_entity_and_direction():
+    data = json.loads(render(exposed_report(), "json"))
+    assert [(f["direction"], f["actor"], f["categories"], f["level"]) for f in data["findings"]] \
+        == [("out", "ondofinance", ["rwa"], "high"),
+            ("in", "binance", ["mainland_exchange"], "high")]
+    assert data["findings"][1]["reason"]["rule"] == 2
+    assert data["findings"][1]["path_of"] == {"category": "mainland_exchange", "direction": "in"}
 
 
 def test_json_keeps_hostile_labels_verbatim():
@@ -258,6 +304,9 @@ def test_report_schema_doc_names_every_json_key():
     keys: set[str] = set(data) | set(full) | set(full["activity"]) | set(full["rating"])
     keys |= set(full["exposures"][0]) | set(full["exposures"][0]["path"][0])
     keys |= set(full["activity"]["assets"][0]) | set(full["stop_nodes"][0])
+    keys |= set(full["rating"]["reasons"][0]) | set(full["findings"][0])
+    keys |= set(full["verdict"]) | set(full["verdict"]["sentences"][0])
+    keys |= set(full["data_state"]["label_set"])
     keys |= set(full["data_state"]) | set(full["data_state"]["indexed"][0])
     keys |= set(full["data_state"]["label_packs"][0]) | set(data["labels"][0])
     missing = sorted(k for k in keys if f"`{k}`" not in doc)
@@ -273,16 +322,36 @@ def test_text_shows_rating_hops_addresses_and_shortened_tx_hashes():
     for tx in (TX_EXCHANGE_TO_MULE, TX_MULE_TO_CUSTOMER, TX_CUSTOMER_TO_ISSUER):
         assert f"{tx[:10]}…{tx[-8:]}" in text
     assert "exchange serving mainland-China residents" in text
-    assert re.search(r"exchange serving\s+2\s+indirect", text)
-    assert re.search(r"RWA token issuer or\s+1\s+direct", text)
+    assert re.search(r"Binance ·\s+exchange\s+2\s+high · rule", text)  # one line per finding
+    assert re.search(r"Ondo Finance\s+RWA token\s+1\s+high · rule", text)
     assert "700 USDT" in text and "35.0%" in text
+
+
+def test_text_opens_with_the_verdict_one_sentence_per_direction():
+    text = " ".join(render(exposed_report(), "text", width=400).split())
+    verdict = text.split("Verdict", 1)[1].split("Findings", 1)[0]
+    assert ("• Source of funds: 700 USDT from Binance, an exchange reported to serve "
+            "mainland-China residents (service_data confidence 60; source "
+            "https://example.org/binance), reached this address through 1 intermediary address "
+            "(2 hops).") in verdict
+    assert "• Destination of funds: sent 1 ETH directly (1 hop) to Ondo Finance" in verdict
+    zh = " ".join(render(exposed_report(), "text", "zh", width=400).split())
+    assert "资金去向：直接（1 跳）向 Ondo Finance（现实世界资产(RWA)代币发行方或代币；" in zh
+
+
+def test_text_shows_one_rating_reason_per_finding_not_one_per_rule():
+    text = render(exposed_report(), "text", width=200)
+    assert text.count("high · rule") == 2  # two findings, each its highest rule
+    assert "medium" not in text  # the lower rule the mainland exchange also meets
 
 
 def test_text_lists_categories_with_nothing_within_max_hops_compactly():
     text = render(exposed_report(), "text")
-    inbound, outbound = text.split("source of funds (in)")[1].split("destination of funds (out)")
-    assert "Nothing within 6 hops: RWA token issuer or token, exchange," in inbound
-    assert "Nothing within 6 hops: exchange serving mainland-China residents, exchange," in outbound
+    text = " ".join(text.split())
+    assert ("Nothing within 6 hops (source of funds): RWA token issuer or token, exchange,"
+            in text)
+    assert ("Nothing within 6 hops (destination of funds): exchange serving mainland-China "
+            "residents, exchange," in text)
 
 
 def test_text_shows_data_state_packs_versions_and_filters():
@@ -291,6 +360,7 @@ def test_text_shows_data_state_packs_versions_and_filters():
     assert "demo data" in text
     assert "Degree cap" in text and "1000" in text
     assert "4,321" in text  # the stop node's degree
+    assert "1300 packs, 250000 tags; sha256 " + "5" * 64 in " ".join(text.split())
 
 
 def test_text_renders_label_markup_as_literal_characters():
@@ -319,8 +389,11 @@ def test_text_says_never_seen_distinct_from_no_exposure():
     quiet = render(quiet_report(), "text")
     assert "Address never seen in the indexed data" in unseen
     assert "ethereum blocks 1-120" in unseen  # the indexed range, from the data state
-    assert "No exposure found within" not in unseen
-    assert "No exposure found within 6 hops" in quiet
+    assert "nothing within" not in unseen
+    assert "no transfer in the indexed data" in " ".join(unseen.split())
+    quiet = " ".join(quiet.split())
+    assert "Source of funds: nothing within 6 hops." in quiet
+    assert "Destination of funds: nothing within 6 hops." in quiet
     assert "never seen" not in quiet
 
 
@@ -353,7 +426,7 @@ def test_markdown_escapes_label_text_so_it_cannot_break_tables_or_format():
     assert r"\`treasury\`" in text
     assert "\x1b" not in text
     row = next(line for line in text.splitlines() if "Ondo Finance" in line and "**1**" in line)
-    header = next(line for line in text.splitlines() if line.startswith("| Category |"))
+    header = next(line for line in text.splitlines() if line.startswith("| Direction |"))
     unescaped = re.compile(r"(?<!\\)\|")
     assert len(unescaped.findall(row)) == len(unescaped.findall(header))
 
@@ -492,7 +565,7 @@ def test_html_says_never_seen_and_still_draws_the_screened_node():
     assert "Address never seen in the indexed data" in page
     assert 'class="node screened"' in page
     assert 'class="edge path' not in page
-    assert "No exposure found within 6 hops" in render(quiet_report(), "html")
+    assert "Source of funds: nothing within 6 hops." in render(quiet_report(), "html")
 
 
 # -- i18n and the entry point --------------------------------------------------------------------
@@ -519,10 +592,18 @@ def test_unknown_keys_fall_back_to_english_then_the_key():
     assert category_name("new_category", "zh") == "new_category"
 
 
-def test_policy_reasons_are_translated_and_others_kept():
-    assert reason_text("high: mainland_exchange in at 1 hop(s) <= 1", "zh") == (
-        "高：资金来源：服务中国大陆居民的虚拟货币交易所，距离 1 跳；规则：1 跳以内")
-    assert reason_text("custom <reason>", "zh") == "custom <reason>"
+def test_rating_reason_values_are_worded_in_the_report_language():
+    reason = Reason(level="high", category="mainland_exchange", direction="in", hops=1, rule=1,
+                    max_hops=1)
+    assert reason_text(reason, "en") == "high · rule 1: within 1 hop"
+    assert reason_text(reason, "zh") == "高 · 规则 1：1 跳以内"
+    assert reason_text(reason, "en", full=True) == (
+        "high · rule 1: within 1 hop (exchange serving mainland-China residents, source of "
+        "funds, 1 hop)")
+    share = Reason(level="high", category="rwa", direction="out", hops=3, rule=6,
+                   min_share=0.1, share=0.25)
+    assert reason_text(share, "zh") == "高 · 规则 6：占比 25.0% ≥ 10%"
+    assert reason_text(None, "en") == "no rule fired"
 
 
 def test_clean_removes_control_and_bidi_characters():
@@ -531,6 +612,49 @@ def test_clean_removes_control_and_bidi_characters():
 
 def test_render_rejects_unknown_format_and_language():
     with pytest.raises(InputError, match="--format must be one of"):
-        render(exposed_report(), "pdf")
+        render(exposed_report(), "docx")
     with pytest.raises(InputError, match="--lang must be one of"):
         render(exposed_report(), "text", "fr")
+
+
+# -- verdict and findings (issue 14) -------------------------------------------------------------
+def test_a_self_labelled_address_is_one_self_finding_and_its_verdict_says_so():
+    report = self_labelled_report()
+    assert [(f.direction, f.hops, f.categories) for f in report.findings()] == [
+        ("self", 0, ("sanction",))]
+    data = json.loads(render(report, "json"))
+    assert [s["about"] for s in data["verdict"]["sentences"]] == ["self", "in", "out"]
+    assert data["verdict"]["sentences"][0]["text"] == (
+        "This address is itself a wallet of ofac, a sanctioned party (authority_data confidence "
+        "90; source OFAC).")
+    assert data["verdict"]["sentences"][1]["text"] == "Source of funds: nothing else within 6 hops."
+
+
+def test_a_direction_not_screened_says_so_in_the_verdict():
+    from dataclasses import replace
+
+    report = exposed_report()
+    only_in = replace(report, exposures=tuple(e for e in report.exposures if e.direction == "in"))
+    sentences = json.loads(render(only_in, "json", "zh"))["verdict"]["sentences"]
+    assert sentences[-1] == {"about": "out", "text": "资金去向：未筛查。"}
+
+
+def test_the_unseen_verdict_is_one_sentence_with_the_indexed_range():
+    sentences = json.loads(render(unseen_report(), "json"))["verdict"]["sentences"]
+    assert sentences == [{"about": "unseen", "text": (
+        "This address has no transfer in the indexed data (ethereum blocks 1-120): its sources "
+        "and destinations of funds are unknown, which is not the same as no exposure.")}]
+
+
+def test_hop_amounts_are_exact_from_amount_raw_and_decimals_never_a_float():
+    from exposure.report.i18n import exact_amount, fmt_amount, hop_amount
+
+    hop = Hop(CUSTOMER, ISSUER, TX_CUSTOMER_TO_ISSUER, 1, "2025-11-05T10:00:00+00:00", "USDT",
+              123456789012.345, "123456789012345000", decimals=6)
+    assert hop_amount(hop) == "123,456,789,012.345"
+    assert f"{hop.amount:,.6f}" == "123,456,789,012.345001"  # what a float prints
+    assert exact_amount(str(2**256 - 1), 18) == (
+        "115,792,089,237,316,195,423,570,985,008,687,907,853,269,984,665,640,564,039,457."
+        "584007913129639935")
+    assert exact_amount("1", 18) == "0.000000000000000001"
+    assert fmt_amount(123456789012.345) == "123,456,789,012.345"  # sums: no binary noise

@@ -23,6 +23,15 @@ DEFAULT_PRICES = {"USDT": 1.0, "USDC": 1.0, "ETH": 3000.0, "BTC": 90000.0, "BNB"
 DEFAULT_PRICE = 1.0
 
 
+def _is_date(value: str) -> bool:
+    """Whether ``value`` is a calendar date alone (``YYYY-MM-DD`` or ``YYYYMMDD``), no time."""
+    try:
+        dt.date.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class GraphSettings:
     """How transfers become edges. Frozen: its digest keys the graph cache."""
@@ -50,15 +59,18 @@ class GraphSettings:
         return self.dust_usd / self.price(asset)
 
     def window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
-        """The time window as UTC datetimes (None = open)."""
+        """The time window as UTC datetimes, both ends included (None = open). An end given as
+        a date alone (``2024-01-31``) includes that whole day: it is that day's last instant."""
 
-        def parse(value: str | None) -> dt.datetime | None:
+        def parse(value: str | None, *, end: bool = False) -> dt.datetime | None:
             if not value:
                 return None
             parsed = dt.datetime.fromisoformat(value)
+            if end and _is_date(value):
+                parsed = parsed.replace(hour=23, minute=59, second=59, microsecond=999_999)
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
-        return parse(self.start), parse(self.end)
+        return parse(self.start), parse(self.end, end=True)
 
     def describe(self) -> dict:
         """The settings as plain data, for reports' data state."""

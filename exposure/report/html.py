@@ -35,15 +35,16 @@ from .i18n import (
     dict_rows,
     direction_name,
     entity_text,
-    exposure_type_name,
     fmt_amount,
     fmt_date,
     fmt_share,
     fmt_time,
     fmt_value,
+    hop_amount,
     hops_text,
     html_lang,
     indexed_range_text,
+    label_set_line,
     level_name,
     pack_version,
     reason_text,
@@ -53,7 +54,8 @@ from .i18n import (
     t,
     tx_ref,
 )
-from .model import Exposure, Hop, Report
+from .model import Exposure, Finding, Hop, Report
+from .verdict import sentences
 
 #: Fill colour of labelled nodes per screening category (unknown categories: UNKNOWN_COLOUR).
 CATEGORY_COLOURS = {
@@ -354,7 +356,7 @@ def _edge_svg(edge: _Edge, graph: EvidenceGraph, lang: str) -> str:
     classes = " ".join(["edge", "path", *edge.paths])
     ref = tx_ref(hop.log_index, hop.vout, hop.trace_address)
     tip = [f"{hop.from_address} → {hop.to_address}",
-           f"{fmt_amount(hop.amount)} {clean(hop.asset)} ({clean(hop.amount_raw)} base units)",
+           f"{hop_amount(hop)} {clean(hop.asset)} ({clean(hop.amount_raw)} base units)",
            f"{fmt_time(hop.block_time)} UTC · {t('block', lang)} {hop.block_number}",
            f"{t('tx', lang)} {clean(hop.tx_hash)}" + (f" ({ref})" if ref else "")]
     if hop.edge_transfers > 1:
@@ -366,7 +368,7 @@ def _edge_svg(edge: _Edge, graph: EvidenceGraph, lang: str) -> str:
         f"<g {attrs}><title>{esc(chr(10).join(tip))}</title>"
         f'<path class="edge-line" d="{d}" marker-end="url(#arrow)"/>'
         f'<text class="edge-label" x="{_f(mx)}" y="{_f(my - 18)}">'
-        f"{esc(fmt_amount(hop.amount))} {esc(_fit(hop.asset, 12))}</text>"
+        f"{esc(hop_amount(hop))} {esc(_fit(hop.asset, 12))}</text>"
         f'<text class="edge-label edge-date" x="{_f(mx)}" y="{_f(my - 5)}">'
         f"{esc(fmt_date(hop.block_time))}</text></g>"
     )
@@ -430,31 +432,51 @@ def _legend(report: Report, lang: str) -> str:
 _PAGE_STYLE = """
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
 body { margin: 0 auto; max-width: 1200px; padding: 24px; color: #111827; background: #f9fafb;
   font: 14px/1.5 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei",
-  "Noto Sans CJK SC", sans-serif; }
+  "Noto Sans CJK SC", sans-serif; overflow-wrap: break-word; line-break: strict; }
 h1 { font-size: 22px; margin: 0 0 12px; }
 h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #d1d5db; padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 18px 0 6px; }
 section, header, footer { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px;
   padding: 12px 18px; margin: 14px 0; }
-.mono, code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
-  font-size: 12.5px; word-break: break-all; }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0; }
+.mono, code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono",
+  monospace; font-size: 12.5px; }
+.addr { white-space: nowrap; }
+.hash { word-break: break-all; }
+.wrap { overflow-wrap: anywhere; }
+dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 16px;
+  margin: 0; }
 dl.facts dt { font-weight: 600; color: #374151; }
-dl.facts dd { margin: 0; }
+dl.facts dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .rating { display: inline-block; margin: 14px 0 6px; padding: 8px 22px; border-radius: 8px;
   color: #fff; font-size: 28px; font-weight: 700; letter-spacing: 0.04em; }
 .rating .rating-label { font-size: 14px; font-weight: 600; margin-right: 12px; opacity: 0.9; }
+#verdict { margin: 10px 0 0; }
+#verdict h2 { margin-top: 6px; }
+#verdict p { font-size: 15px; margin: 6px 0; overflow-wrap: anywhere; }
+#verdict p.about-unseen { color: #92400e; font-weight: 600; }
 .outcome { font-weight: 600; font-size: 15px; }
 .outcome.never-seen { color: #92400e; }
-.outcome.no-exposure { color: #15803d; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e5e7eb;
-  vertical-align: top; }
+  vertical-align: top; min-width: 60px; }
 th { background: #f3f4f6; font-weight: 600; }
 td.num, th.num { text-align: right; white-space: nowrap; }
+td.text { overflow-wrap: anywhere; }
+td.dir { word-break: keep-all; }
+td.source { overflow-wrap: anywhere; min-width: 100px; }
+td.entity { min-width: 130px; }
+td.reason { min-width: 90px; }
+td.share .value { white-space: normal; }
+.confidence { display: block; }
+td.transfer .mono { display: block; }
+td.tx .mono { word-break: break-all; }
+td.tx { min-width: 140px; }
 .muted { color: #6b7280; }
+.cats { display: block; margin-top: 2px; }
+.cat { display: inline-block; margin-right: 8px; }
 .cat-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%;
   margin-right: 6px; vertical-align: baseline; }
 .graph-scroll { overflow-x: auto; border: 1px solid #e5e7eb; border-radius: 6px; }
@@ -466,8 +488,19 @@ ul.legend li svg { vertical-align: -2px; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 4px; background: #fde68a;
   color: #78350f; font-size: 12px; font-weight: 600; }
 footer { color: #4b5563; font-size: 13px; }
-@media print { body { background: #fff; } .graph-scroll { overflow: visible; }
-  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; } }
+@page { size: A4; margin: 12mm 10mm; }
+@media print {
+  body { background: #fff; padding: 0; max-width: none; font-size: 11.5px; }
+  section, header, footer { border: none; padding: 4px 0; margin: 8px 0; }
+  h2 { break-after: avoid; }
+  tr, .path-detail h3, dl.facts { break-inside: avoid; }
+  thead { display: table-header-group; }
+  .mono, code { font-size: 9.5px; }
+  th, td { padding: 3px 4px; }
+  .graph-scroll { overflow: visible; border: none; }
+  .graph-scroll svg { width: 100% !important; min-width: 0 !important; height: auto; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
 """
 
 _CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
@@ -491,6 +524,17 @@ def _mono(value: object) -> str:
     return f'<span class="mono">{esc(value)}</span>'
 
 
+def _addr(address: object, *, full: bool = False) -> str:
+    """An address on one line in monospace: shortened in the middle with the full text on hover
+    (``full``: the whole address, as the evidence section shows it)."""
+    text = clean(address)
+    if not text:
+        return "—"
+    shown = text if full else short(text, 8, 6)
+    return (f'<span class="mono addr" title="{esc(text)}" data-address="{esc(text)}">'
+            f"{esc(shown)}</span>")
+
+
 def _swatch(category: str) -> str:
     return f'<span class="cat-swatch" style="background:{colour(category)}"></span>'
 
@@ -498,42 +542,26 @@ def _swatch(category: str) -> str:
 def _header(report: Report, lang: str) -> str:
     level = report.rating.level
     facts = [
-        ("address", _mono(report.address)),
+        ("address", _addr(report.address, full=True)),
         ("chain", esc(report.chain)),
         ("screened_at", esc(fmt_time(report.screened_at)) + " UTC"),
         ("max_hops", esc(report.max_hops)),
         ("policy", esc(report.rating.policy)),
     ]
     dl = "".join(f"<dt>{esc(t(k, lang))}</dt><dd>{v}</dd>" for k, v in facts)
-    reasons = "".join(f"<li>{esc(reason_text(r, lang))}</li>" for r in report.rating.reasons)
-    if not reasons:
-        reasons = f'<li class="muted">{esc(t("no_reasons", lang))}</li>'
     background = LEVEL_COLOURS.get(level, "#374151")
+    verdict = "".join(
+        f'<p class="verdict-sentence about-{css_ident(about)}" data-about="{esc(about)}">'
+        f"{esc(text)}</p>"
+        for about, text in sentences(report, lang)
+    )
     return (
         f'<header id="summary"><h1>{esc(t("title", lang))}</h1><dl class="facts">{dl}</dl>'
         f'<div id="rating" class="rating level-{css_ident(level)}" style="background:{background}"'
         f' data-level="{esc(level)}"><span class="rating-label">{esc(t("rating", lang))}</span>'
         f'<span class="rating-level">{esc(level_name(level, lang).upper())}</span></div>'
-        f'<h3>{esc(t("reasons", lang))}</h3><ul id="reasons">{reasons}</ul>'
-        f"{_outcome(report, lang)}</header>"
+        f'<div id="verdict"><h2>{esc(t("verdict", lang))}</h2>{verdict}</div></header>'
     )
-
-
-def _outcome(report: Report, lang: str) -> str:
-    if not report.activity.seen:
-        detail = t("never_seen_detail", lang, range=indexed_range_text(report, lang))
-        return (f'<p id="outcome" class="outcome never-seen">{esc(t("never_seen", lang))}</p>'
-                f'<p class="muted">{esc(detail)}</p>')
-    found = report.found()
-    if not found:
-        return (f'<p id="outcome" class="outcome no-exposure">'
-                f'{esc(t("no_exposure", lang, n=report.max_hops))}</p>')
-    items = "".join(
-        f"<li>{_swatch(e.category)}<strong>{esc(category_name(e.category, lang))}</strong> · "
-        f"{esc(direction_name(e.direction, lang))} · {esc(hops_text(e.hops, lang))}</li>"
-        for e in found
-    )
-    return f'<ul id="outcome" class="outcome found">{items}</ul>'
 
 
 def _own_labels(report: Report, lang: str) -> str:
@@ -565,37 +593,46 @@ def _graph_section(report: Report, lang: str) -> str:
     )
 
 
+def _categories(categories: tuple[str, ...], lang: str) -> str:
+    return "".join(f'<span class="cat cat-{css_ident(c)}">{_swatch(c)}'
+                   f"{esc(category_name(c, lang))}</span>" for c in categories)
+
+
 def _exposures(report: Report, lang: str) -> str:
-    head = _row([_th(t("category", lang)), _th(t("direction", lang)), _th(t("hops", lang), True),
-                 _th(t("type", lang)), _th(t("entity", lang)), _th(t("labelled_address", lang)),
-                 _th(t("confidence", lang)), _th(t("source", lang)), _th(t("share", lang), True),
-                 _th(t("value", lang), True)])
+    """One row per finding (entity, direction): its categories together, its rating reason."""
+    head = _row([_th(t("direction", lang)), _th(t("entity", lang)), _th(t("hops", lang), True),
+                 _th(t("rating_reason", lang)), _th(t("labelled_address", lang)),
+                 _th(t("source", lang)), _th(f"{t('share', lang)} / {t('value', lang)}", True)])
     rows = []
-    for e in report.found():
-        who = esc(entity_text(e.actor_label, e.actor, e.label))
+    for f in report.findings():
+        e = f.exposure
+        who = f"<strong>{esc(entity_text(e.actor_label, e.actor, e.label))}</strong>"
         if e.serves_mainland:
             who += f'<br><span class="muted">{esc(serves_mainland_name(e.serves_mainland, lang))}'
             who += "</span>"
-        cls = f"exposure found cat-{css_ident(e.category)} dir-{css_ident(e.direction)}"
+        who += f'<span class="cats">{_categories(f.categories, lang)}</span>'
+        who += (f'<span class="muted confidence">{esc(t("confidence", lang))}: '
+                f"{esc(confidence_text(e.confidence, e.confidence_level, lang))}</span>")
+        cls = " ".join(["finding", f"dir-{css_ident(f.direction)}",
+                        *(f"cat-{css_ident(c)}" for c in f.categories)])
         rows.append(_row(
             [
-                _td(f"{_swatch(e.category)}<strong>{esc(category_name(e.category, lang))}"
-                    "</strong>"),
-                _td(esc(direction_name(e.direction, lang)), "nowrap"),
-                _td(f"<strong>{e.hops}</strong>", "num"),
-                _td(esc(exposure_type_name(e.exposure_type, lang)), "nowrap"),
-                _td(who),
-                _td(_mono(e.address)),
-                _td(esc(confidence_text(e.confidence, e.confidence_level, lang))),
-                _td(esc(e.source)),
-                _td(esc(fmt_share(e.share)), "num"),
-                _td(esc(fmt_value(e.value, report.value_unit)), "num"),
+                _td(esc(direction_name(f.direction, lang)), "dir"),
+                _td(who, "entity text"),
+                _td(f"<strong>{f.hops}</strong>", "num"),
+                _td(esc(reason_text(f.reason, lang)), "reason text"),
+                _td(_addr(e.address), "address"),
+                _td(esc(e.source), "source"),
+                _td(f"{esc(fmt_share(e.share))}<br>"
+                    f'<span class="value">{esc(fmt_value(e.value, report.value_unit))}</span>',
+                    "num share"),
             ],
             cls,
-            f' id="exposure-{css_ident(e.category)}-{css_ident(e.direction)}"'
-            f' data-hops="{e.hops}"',
+            f' id="finding-{css_ident(f.direction)}-{css_ident(e.category)}"'
+            f' data-hops="{f.hops}" data-level="{esc(f.level or "")}"'
+            f' data-categories="{esc(" ".join(f.categories))}"',
         ))
-    table = (f'<table id="exposures-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody>'
+    table = (f'<table id="findings-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody>'
              "</table>") if rows else ""
     nothing = []
     for direction in ("in", "out"):
@@ -608,59 +645,61 @@ def _exposures(report: Report, lang: str) -> str:
                 f"{esc(t('nothing_within', lang, n=report.max_hops))} "
                 f"({esc(direction_name(direction, lang))}): {esc(names)}</p>"
             )
-    return (f'<section id="exposures"><h2>{esc(t("exposures", lang))}</h2>{table}'
+    return (f'<section id="findings"><h2>{esc(t("findings", lang))}</h2>{table}'
             f'{"".join(nothing)}</section>')
 
 
-def _path(e: Exposure, lang: str) -> str:
-    ident = f"path-{css_ident(e.category)}-{css_ident(e.direction)}"
-    title = (f"{_swatch(e.category)}{esc(category_name(e.category, lang))} · "
-             f"{esc(direction_name(e.direction, lang))} · {esc(hops_text(e.hops, lang))} · "
-             f"{esc(entity_text(e.actor_label, e.actor, e.label))}")
+def _path(f: Finding, lang: str) -> str:
+    e = f.exposure
+    ident = f"path-{css_ident(f.direction)}-{css_ident(e.category)}"
+    title = (f"{esc(entity_text(e.actor_label, e.actor, e.label))} · "
+             f"{esc(direction_name(f.direction, lang))} · {esc(hops_text(f.hops, lang))}")
     facts = [(k, esc(v)) for k, v in (("serves_mainland",
                                        serves_mainland_name(e.serves_mainland, lang)
                                        if e.serves_mainland else None),
                                       ("source", e.source), ("pack", e.pack),
                                       ("evidence", e.evidence)) if v]
+    facts.insert(0, ("categories", _categories(f.categories, lang)))
     if e.address:
-        facts.insert(0, ("labelled_address", _mono(e.address)))
+        facts.insert(0, ("labelled_address", _addr(e.address, full=True)))
     dl = "".join(f"<dt>{esc(t(k, lang))}</dt><dd>{v}</dd>" for k, v in facts)
-    out = [f'<div class="path-detail" id="{ident}"><h3>{title}</h3>']
-    if dl:
-        out.append(f'<dl class="facts">{dl}</dl>')
+    out = [f'<div class="path-detail" id="{ident}"><h3>{title}</h3>',
+           f'<dl class="facts">{dl}</dl>']
     if not e.path:
         out.append(f'<p class="muted">{esc(t("self_labelled", lang))}</p></div>')
         return "".join(out)
-    head = _row([_th("#", True), _th(t("from", lang)), _th(t("to", lang)),
-                 _th(t("amount", lang), True), _th(t("time", lang)), _th(t("block", lang), True),
+    head = _row([_th(t("hop", lang)), _th(t("transfer", lang)), _th(t("amount", lang), True),
                  _th(t("tx", lang))])
     rows = []
     for i, hop in enumerate(e.path, start=1):
         ref = tx_ref(hop.log_index, hop.vout, hop.trace_address)
-        tx = _mono(hop.tx_hash) + (f' <span class="muted">({esc(ref)})</span>' if ref else "")
+        tx = (f'<span class="mono hash">{esc(hop.tx_hash)}</span>'
+              + (f' <span class="muted">({esc(ref)})</span>' if ref else ""))
+        when = (f"<strong>{i}</strong><br>{esc(fmt_time(hop.block_time))}<br>"
+                f'<span class="muted">{esc(t("block", lang))} {esc(hop.block_number)}</span>')
+        route = (f"{_addr(hop.from_address, full=True)}"
+                 f'<span class="muted arrow">↓</span>{_addr(hop.to_address, full=True)}')
         rows.append(_row(
             [
-                _td(str(i), "num"),
-                _td(_mono(hop.from_address)),
-                _td(_mono(hop.to_address)),
-                _td(f'{esc(fmt_amount(hop.amount))} {esc(hop.asset)}', "num"),
-                _td(esc(fmt_time(hop.block_time))),
-                _td(esc(hop.block_number), "num"),
-                _td(tx),
+                _td(when, "when"),
+                _td(route, "transfer"),
+                _td(f"{esc(hop_amount(hop))} {esc(hop.asset)}", "num"),
+                _td(tx, "tx"),
             ],
             "hop",
             f' data-tx="{esc(hop.tx_hash)}" data-amount-raw="{esc(hop.amount_raw)}"',
         ))
-    out.append(f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>")
+    out.append(f'<table class="hops"><thead>{head}</thead><tbody>{"".join(rows)}</tbody>'
+               "</table></div>")
     return "".join(out)
 
 
 def _paths(report: Report, lang: str) -> str:
-    found = report.found()
-    if not found:
+    findings = report.findings()
+    if not findings:
         return ""
     return (f'<section id="paths"><h2>{esc(t("evidence_paths", lang))}</h2>'
-            + "".join(_path(e, lang) for e in found) + "</section>")
+            + "".join(_path(f, lang) for f in findings) + "</section>")
 
 
 def _activity(report: Report, lang: str) -> str:
@@ -699,7 +738,7 @@ def _stop_nodes(report: Report, lang: str) -> str:
     out.append(f'<p class="muted">{esc(t("stop_nodes_note", lang))}</p>')
     head = _row([_th(t("address", lang)), _th(t("direction", lang)), _th(t("degree", lang), True)])
     rows = "".join(
-        _row([_td(_mono(s.address)), _td(esc(direction_name(s.direction, lang))),
+        _row([_td(_addr(s.address, full=True)), _td(esc(direction_name(s.direction, lang))),
               _td(f"{s.degree:,}", "num")], "stop-node")
         for s in report.stop_nodes
     )
@@ -734,6 +773,10 @@ def _data_state(report: Report, lang: str) -> str:
                               _td(esc(p.get("tags")), "num")]))
         out.append(f'<h3>{esc(t("label_packs", lang))}</h3><table id="label-packs"><thead>'
                    f'{head}</thead><tbody>{"".join(rows)}</tbody></table>')
+    whole = label_set_line(ds, lang)
+    if whole:
+        out.append(f'<dl class="facts" id="label-set"><dt>{esc(t("label_set", lang))}</dt>'
+                   f"<dd>{esc(whole)}</dd></dl>")
     settings = settings_rows(ds, lang)
     if settings:
         out.append(f'<h3>{esc(t("filters", lang))}</h3><dl class="facts" id="settings">'

@@ -10,19 +10,21 @@ import re
 from collections.abc import Sequence
 
 from .i18n import (
+    categories_text,
     category_name,
     clean,
     confidence_text,
     dict_rows,
     direction_name,
     entity_text,
-    exposure_type_name,
     fmt_amount,
     fmt_share,
     fmt_time,
     fmt_value,
+    hop_amount,
     hops_text,
     indexed_range_text,
+    label_set_line,
     level_name,
     pack_version,
     reason_text,
@@ -31,7 +33,8 @@ from .i18n import (
     t,
     tx_ref,
 )
-from .model import Exposure, Report
+from .model import Finding, Report
+from .verdict import sentences
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _PLAIN = re.compile(r"[0-9A-Za-z:.]+")
@@ -80,24 +83,11 @@ def _summary(report: Report, lang: str) -> list[str]:
             [md(t("policy", lang)), md(report.rating.policy)],
         ],
     ))
-    lines.append(f"**{md(t('reasons', lang))}**")
+    lines.append(f"**{md(t('verdict', lang))}**")
     lines.append("")
-    if report.rating.reasons:
-        lines.extend(f"- {md(reason_text(r, lang))}" for r in report.rating.reasons)
-    else:
-        lines.append(f"- {md(t('no_reasons', lang))}")
+    lines.extend(f"- {md(sentence)}" for _, sentence in sentences(report, lang))
     lines.append("")
-    lines.extend(_outcome(report, lang))
     return lines
-
-
-def _outcome(report: Report, lang: str) -> list[str]:
-    if not report.activity.seen:
-        detail = t("never_seen_detail", lang, range=indexed_range_text(report, lang))
-        return [f"> **{md(t('never_seen', lang))}**  ", f"> {md(detail)}", ""]
-    if not report.found():
-        return [f"> **{md(t('no_exposure', lang, n=report.max_hops))}**", ""]
-    return []
 
 
 def _own_labels(report: Report, lang: str) -> list[str]:
@@ -118,28 +108,30 @@ def _own_labels(report: Report, lang: str) -> list[str]:
 
 
 def _exposures(report: Report, lang: str) -> list[str]:
-    lines = [f"## {md(t('exposures', lang))}", ""]
-    found = report.found()
-    if found:
+    lines = [f"## {md(t('findings', lang))}", ""]
+    findings = report.findings()
+    if findings:
         rows = []
-        for e in found:
+        for f in findings:
+            e = f.exposure
             who = md(entity_text(e.actor_label, e.actor, e.label))
             if e.serves_mainland:
                 who += f" ({md(serves_mainland_name(e.serves_mainland, lang))})"
             rows.append([
-                f"**{md(category_name(e.category, lang))}**",
-                md(direction_name(e.direction, lang)),
-                f"**{e.hops}**",
-                md(exposure_type_name(e.exposure_type, lang)),
-                who,
+                md(direction_name(f.direction, lang)),
+                f"**{who}**",
+                md(categories_text(f.categories, lang)),
+                f"**{f.hops}**",
+                md(reason_text(f.reason, lang)),
                 code(e.address) if e.address else "—",
                 md(confidence_text(e.confidence, e.confidence_level, lang)),
                 md(fmt_share(e.share)),
                 md(fmt_value(e.value, report.value_unit)),
             ])
-        header = [t(k, lang) for k in ("category", "direction", "hops", "type", "entity",
-                                       "labelled_address", "confidence", "share", "value")]
-        lines.extend(_table(header, rows, right=(2, 7, 8)))
+        header = [t(k, lang) for k in ("direction", "entity", "categories", "hops",
+                                       "rating_reason", "labelled_address", "confidence",
+                                       "share", "value")]
+        lines.extend(_table(header, rows, right=(3, 7, 8)))
     for direction in ("in", "out"):
         empty = [e.category for e in report.exposures
                  if e.direction == direction and e.hops is None]
@@ -150,11 +142,14 @@ def _exposures(report: Report, lang: str) -> list[str]:
     return [*lines, ""]
 
 
-def _path(e: Exposure, lang: str) -> list[str]:
+def _path(f: Finding, lang: str) -> list[str]:
+    e = f.exposure
     who = md(entity_text(e.actor_label, e.actor, e.label))
-    title = (f"### {md(category_name(e.category, lang))} · {md(direction_name(e.direction, lang))}"
-             f" · {md(hops_text(e.hops, lang))} · {who}")
+    title = (f"### {who} · {md(direction_name(f.direction, lang))} · "
+             f"{md(hops_text(f.hops, lang))} · {md(categories_text(f.categories, lang))}")
     lines = [title, ""]
+    if e.address:
+        lines.append(f"- {md(t('labelled_address', lang))}: {code(e.address)}")
     for key, value in (("source", e.source), ("pack", e.pack), ("evidence", e.evidence)):
         if value:
             lines.append(f"- {md(t(key, lang))}: {md(value)}")
@@ -169,7 +164,7 @@ def _path(e: Exposure, lang: str) -> list[str]:
             str(i),
             code(hop.from_address),
             code(hop.to_address),
-            f"{md(fmt_amount(hop.amount))} {md(hop.asset)}",
+            f"{md(hop_amount(hop))} {md(hop.asset)}",
             md(fmt_time(hop.block_time)),
             md(hop.block_number),
             code(hop.tx_hash) + (f" ({md(ref)})" if ref else ""),
@@ -180,12 +175,12 @@ def _path(e: Exposure, lang: str) -> list[str]:
 
 
 def _paths(report: Report, lang: str) -> list[str]:
-    found = report.found()
-    if not found:
+    findings = report.findings()
+    if not findings:
         return []
     lines = [f"## {md(t('evidence_paths', lang))}", ""]
-    for e in found:
-        lines.extend(_path(e, lang))
+    for f in findings:
+        lines.extend(_path(f, lang))
     return lines
 
 
@@ -243,6 +238,9 @@ def _data_state(report: Report, lang: str) -> list[str]:
             rows.append([title, md(pack_version(p)), md(p.get("tags"))])
         header = [t(k, lang) for k in ("pack_title", "version", "tags")]
         lines.extend(_table(header, rows, right=(2,)))
+    whole = label_set_line(ds, lang)
+    if whole:
+        lines.extend([f"- {md(t('label_set', lang))}: {md(whole)}", ""])
     settings = settings_rows(ds, lang)
     if settings:
         lines.extend([f"**{md(t('filters', lang))}**", ""])

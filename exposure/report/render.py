@@ -14,9 +14,11 @@ from .model import Report
 from .text import render_text
 
 FORMATS = ("text", "json", "markdown", "html")
+#: PDF is bytes, not text: :func:`exposure.report.pdf.render_pdf` (the CLI's ``--format pdf``).
 
 #: File suffix of each format (for ``--out`` defaults).
-SUFFIXES = {"text": ".txt", "json": ".json", "markdown": ".md", "html": ".html", "svg": ".svg"}
+SUFFIXES = {"text": ".txt", "json": ".json", "markdown": ".md", "html": ".html", "svg": ".svg",
+            "pdf": ".pdf"}
 
 
 def check_lang(lang: str) -> str:
@@ -39,12 +41,12 @@ def render_text_plain(report: Report, lang: str = "en", *, width: int = 110,
 
 def render(report: Report, fmt: str = "text", lang: str = "en", *, width: int = 110) -> str:
     """``report`` as ``fmt`` (text, json, markdown, html; also svg: the evidence graph alone)
-    in ``lang`` (en, zh). JSON is the same in every language (the stable schema); text has no
-    colour codes (for files: print :func:`~exposure.report.text.render_text` on a Console for
-    colour)."""
+    in ``lang`` (en, zh). JSON is the same in every language (the stable schema) but for its
+    ``verdict``, which is in ``lang``; text has no colour codes (for files: print
+    :func:`~exposure.report.text.render_text` on a Console for colour)."""
     lang = check_lang(lang)
     if fmt == "json":
-        return report.to_json() + "\n"
+        return report.to_json(lang=lang) + "\n"
     if fmt == "text":
         return render_text_plain(report, lang, width=width)
     if fmt == "markdown":

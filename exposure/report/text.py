@@ -18,19 +18,21 @@ from rich.table import Table
 from rich.text import Text
 
 from .i18n import (
+    categories_text,
     category_name,
     clean,
     confidence_text,
     dict_rows,
     direction_name,
     entity_text,
-    exposure_type_name,
     fmt_amount,
     fmt_share,
     fmt_time,
     fmt_value,
+    hop_amount,
     hops_text,
     indexed_range_text,
+    label_set_line,
     level_name,
     pack_version,
     reason_text,
@@ -40,7 +42,8 @@ from .i18n import (
     t,
     tx_ref,
 )
-from .model import Exposure, Report
+from .model import Finding, Report
+from .verdict import sentences
 
 #: Rating level -> rich style of the rating banner (unknown levels of a custom policy: bold).
 LEVEL_STYLES = {
@@ -64,7 +67,7 @@ def _heading(text: str) -> Text:
 def _kv_table(rows: Iterable[tuple[str, Text | str]]) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
-    grid.add_column()
+    grid.add_column(overflow="fold")  # a long URL folds, never cut
     for key, value in rows:
         grid.add_row(Text(key), value if isinstance(value, Text) else _txt(value))
     return grid
@@ -89,40 +92,15 @@ def _summary(report: Report, lang: str) -> list[RenderableType]:
         Text(""),
         banner,
     ]
-    reasons = report.rating.reasons
-    if reasons:
-        bullets = Table.grid(padding=(0, 1))
-        bullets.add_column(no_wrap=True)
-        bullets.add_column()
-        for reason in reasons:
-            bullets.add_row(" •", _txt(reason_text(reason, lang)))
-        parts.append(bullets)
-    else:
-        parts.append(Text("  " + t("no_reasons", lang), style="dim"))
     parts.append(Text(""))
-    parts.append(_outcome(report, lang))
+    parts.append(Text(t("verdict", lang), style="bold"))
+    verdict = Table.grid(padding=(0, 1))
+    verdict.add_column(no_wrap=True)
+    verdict.add_column(overflow="fold")
+    for _, sentence in sentences(report, lang):
+        verdict.add_row(" •", _txt(sentence))
+    parts.append(verdict)
     return parts
-
-
-def _outcome(report: Report, lang: str) -> Text:
-    """The headline: never seen / nothing within N hops / the nearest exposures."""
-    if not report.activity.seen:
-        line = Text(t("never_seen", lang), style="bold yellow")
-        line.append("\n")
-        line.append(
-            t("never_seen_detail", lang, range=indexed_range_text(report, lang))
-        )
-        return line
-    found = report.found()
-    if not found:
-        return Text(t("no_exposure", lang, n=report.max_hops), style="bold green")
-    line = Text()
-    for i, e in enumerate(found):
-        if i:
-            line.append("\n")
-        line.append(f"{category_name(e.category, lang)}", style="bold")
-        line.append(f" · {direction_name(e.direction, lang)} · {hops_text(e.hops, lang)}")
-    return line
 
 
 def _own_labels(report: Report, lang: str) -> list[RenderableType]:
@@ -144,52 +122,54 @@ def _own_labels(report: Report, lang: str) -> list[RenderableType]:
 
 
 def _exposures(report: Report, lang: str) -> list[RenderableType]:
-    """Per direction: a table of the categories found (nearest first), then one compact line
-    naming the categories with nothing within max_hops."""
-    parts: list[RenderableType] = [_heading(t("exposures", lang))]
-    found = report.found()
+    """One line per finding (entity, direction) with its categories and its rating reason,
+    then per direction one compact line naming the categories with nothing within max_hops."""
+    parts: list[RenderableType] = [_heading(t("findings", lang))]
+    findings = report.findings()
+    if findings:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+        table.add_column(t("direction", lang), overflow="fold")
+        table.add_column(t("entity", lang), overflow="fold")
+        table.add_column(t("categories", lang), overflow="fold")
+        table.add_column(t("hops", lang), justify="right", no_wrap=True)
+        table.add_column(t("rating_reason", lang), overflow="fold")
+        table.add_column(t("confidence", lang), overflow="fold")
+        table.add_column(t("share", lang), justify="right", no_wrap=True)
+        table.add_column(t("value", lang), justify="right")
+        for f in findings:
+            e = f.exposure
+            table.add_row(
+                Text(direction_name(f.direction, lang)),
+                _txt(entity_text(e.actor_label, e.actor, e.label), "bold"),
+                Text(categories_text(f.categories, lang)),
+                Text(str(f.hops), style="bold"),
+                Text(reason_text(f.reason, lang)),
+                _txt(confidence_text(e.confidence, e.confidence_level, lang)),
+                Text(fmt_share(e.share)),
+                Text(fmt_value(e.value, report.value_unit)),
+            )
+        parts.append(table)
     for direction in ("in", "out"):
-        rows = [e for e in found if e.direction == direction]
-        caption = Text(f"{direction_name(direction, lang)} ({direction})", style="bold")
-        parts.append(caption)
-        if rows:
-            table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-            table.add_column(t("category", lang), overflow="fold")
-            table.add_column(t("hops", lang), justify="right", no_wrap=True)
-            table.add_column(t("type", lang), no_wrap=True)
-            table.add_column(t("entity", lang), overflow="fold")
-            table.add_column(t("confidence", lang), overflow="fold")
-            table.add_column(t("share", lang), justify="right", no_wrap=True)
-            table.add_column(t("value", lang), justify="right")
-            for e in rows:
-                table.add_row(
-                    Text(category_name(e.category, lang), style="bold"),
-                    Text(str(e.hops), style="bold"),
-                    Text(exposure_type_name(e.exposure_type, lang)),
-                    _txt(entity_text(e.actor_label, e.actor, e.label)),
-                    _txt(confidence_text(e.confidence, e.confidence_level, lang)),
-                    Text(fmt_share(e.share)),
-                    Text(fmt_value(e.value, report.value_unit)),
-                )
-            parts.append(table)
         empty = [e.category for e in report.exposures
                  if e.direction == direction and e.hops is None]
         if empty:
-            line = Text(f"{t('nothing_within', lang, n=report.max_hops)}: ", style="dim")
+            line = Text(f"{t('nothing_within', lang, n=report.max_hops)} "
+                        f"({direction_name(direction, lang)}): ", style="dim")
             line.append(", ".join(category_name(clean(c), lang) for c in empty), style="dim")
             parts.append(line)
-        parts.append(Text(""))
+    parts.append(Text(""))
     return parts
 
 
-def _path(report: Report, e: Exposure, lang: str) -> list[RenderableType]:
+def _path(report: Report, f: Finding, lang: str) -> list[RenderableType]:
+    e = f.exposure
     title = Text()
-    title.append(category_name(e.category, lang), style="bold")
-    title.append(f" · {direction_name(e.direction, lang)} · {hops_text(e.hops, lang)} · ")
-    title.append_text(_txt(entity_text(e.actor_label, e.actor, e.label)))
-    title.append(" ")
-    title.append_text(_txt(e.address, "dim"))
+    title.append_text(_txt(entity_text(e.actor_label, e.actor, e.label), "bold"))
+    title.append(f" · {direction_name(f.direction, lang)} · {hops_text(f.hops, lang)} · "
+                 f"{categories_text(f.categories, lang)}")
     details = []
+    if e.address:
+        details.append((t("labelled_address", lang), _txt(e.address)))
     if e.serves_mainland:
         details.append((t("serves_mainland", lang),
                         Text(serves_mainland_name(e.serves_mainland, lang))))
@@ -212,7 +192,7 @@ def _path(report: Report, e: Exposure, lang: str) -> list[RenderableType]:
         route = _txt(hop.from_address)
         route.append(" → ")
         route.append_text(_txt(hop.to_address))
-        detail = Text(fmt_amount(hop.amount) + " ")
+        detail = Text(hop_amount(hop) + " ")
         detail.append_text(_txt(hop.asset, "bold"))
         detail.append(f" · {fmt_time(hop.block_time)} UTC · {t('block', lang)} {hop.block_number}"
                       f" · {t('tx', lang)} ")
@@ -227,12 +207,12 @@ def _path(report: Report, e: Exposure, lang: str) -> list[RenderableType]:
 
 
 def _paths(report: Report, lang: str) -> list[RenderableType]:
-    found = report.found()
-    if not found:
+    findings = report.findings()
+    if not findings:
         return []
     parts: list[RenderableType] = [_heading(t("evidence_paths", lang))]
-    for e in found:
-        parts.extend(_path(report, e, lang))
+    for f in findings:
+        parts.extend(_path(report, f, lang))
     return parts
 
 
@@ -310,6 +290,9 @@ def _data_state(report: Report, lang: str) -> list[RenderableType]:
                 title.append(f" [{t('demo', lang)}]", style="bold yellow")
             table.add_row(title, _txt(pack_version(pack)), _txt(pack.get("tags")))
         parts.append(table)
+    whole = label_set_line(ds, lang)
+    if whole:
+        parts.append(_kv_table([(t("label_set", lang), _txt(whole))]))
     rows = settings_rows(ds, lang)
     if rows:
         parts.append(Text(t("filters", lang), style="italic"))

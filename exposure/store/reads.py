@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import duckdb
@@ -133,6 +134,16 @@ def label_pack_states(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return [{"title": t, "kind": k, "name": n, "lastmod": m, "sha256": h, "tags": int(g),
              "actors": int(a), "shipped": bool(sh), "demo": bool(d)}
             for t, k, n, m, h, g, a, sh, d in rows]
+
+
+def label_set_state(con: duckdb.DuckDBPyConnection) -> dict:
+    """The whole loaded label set in one line: pack and tag counts and one sha256 over every
+    pack's sha256 (in title order), so a report pins its labels without listing each pack."""
+    rows = con.execute(
+        "SELECT title, sha256, tags FROM label_packs ORDER BY title, sha256"
+    ).fetchall()
+    digest = hashlib.sha256("".join(f"{t}\t{h}\n" for t, h, _ in rows).encode()).hexdigest()
+    return {"packs": len(rows), "tags": sum(int(g) for _, _, g in rows), "sha256": digest}
 
 
 def asset_decimals(con: duckdb.DuckDBPyConnection, chain: str, asset: str) -> int:
