@@ -674,7 +674,7 @@ def reference_group_edges(src, dst, value, ts, block):
             e[4] = int(ts[r]) if e[4] is None else min(e[4], int(ts[r]))
             e[5] = int(ts[r]) if e[5] is None else max(e[5], int(ts[r]))
         e[6] = min(e[6], int(block[r]))
-    return [tuple(e[:4]) + (e[4] or 0, e[5] or 0, e[6]) for e in edges]
+    return [(*e[:4], e[4] or 0, e[5] or 0, e[6]) for e in edges]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
