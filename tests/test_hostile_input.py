@@ -429,6 +429,8 @@ SQL_FRAGMENTS = {
     "placeholders",
     # the address encoder's union of sub-queries and its from/to side; a bulk import's rows query
     "missing", "side", "rows",
+    # the encoder's address sub-query; a bulk chunk's CREATE/INSERT verb and its id joins
+    "addresses_sql", "verb", "id_joins",
 }
 
 
