@@ -658,3 +658,5 @@ def test_hop_amounts_are_exact_from_amount_raw_and_decimals_never_a_float():
         "584007913129639935")
     assert exact_amount("1", 18) == "0.000000000000000001"
     assert fmt_amount(123456789012.345) == "123,456,789,012.345"  # sums: no binary noise
+    assert fmt_amount(123456789012.34499) == "123,456,789,012.345"  # 15 significant digits
+    assert fmt_amount(0.1 + 0.2) == "0.3" and fmt_amount(2000.0) == "2,000"

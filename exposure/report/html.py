@@ -19,6 +19,12 @@ Stable hooks for browser tests and styling:
   ``data-tx``, ``data-from``, ``data-to``, ``data-asset``, ``data-amount-raw``; ids
   ``edge-<in|out>-<n>``;
 - ``ul#legend`` with ``li.legend-item.cat-<category>``.
+
+The page: ``#verdict p.verdict-sentence`` (``data-about`` self, in, out or unseen) opens it; the
+findings table ``#findings-table`` has one ``tr.finding`` per (entity, direction) with
+``data-categories``, ``data-level`` and ``data-hops``; every address is a ``span.addr`` on one
+line with the full address in ``title`` and ``data-address`` (shortened in the middle in tables,
+whole in the header and the evidence section ``#paths``). Print styles give A4 pages.
 """
 
 from __future__ import annotations

@@ -394,14 +394,15 @@ def clean(text: object) -> str:
 
 def fmt_amount(amount: float | None) -> str:
     """A display amount from a float (a derived figure, e.g. a sum): thousands separated, at
-    most 6 decimals from the float's shortest decimal form (never its binary noise), tiny
-    values in 3 digits. Amounts of single transfers: :func:`hop_amount` (exact)."""
+    most 6 decimals and the 15 significant digits a float holds (never its binary noise: a sum
+    of 123456789012.345 stored as ...012.34499 prints 123,456,789,012.345), tiny values in 3
+    digits. Amounts of single transfers: :func:`hop_amount` (exact)."""
     if amount is None:
         return "—"
     if amount != 0 and abs(amount) < 1e-6:
         return f"{amount:.3g}"
     try:
-        exact = Decimal(repr(float(amount))).quantize(Decimal("0.000001"))
+        exact = Decimal(format(float(amount), ".15g")).quantize(Decimal("0.000001"))
     except (InvalidOperation, ValueError):
         return clean(amount)
     return _grouped(exact)
