@@ -1,11 +1,11 @@
 """TRON index benchmark: `exposure index tron` end to end against a local java-tron HTTP API.
 
-1. Builds ``--blocks`` blocks of ``--txs`` transactions shaped like recorded mainnet block
-   60836289 (read from /work/shared/data/tron, not copied): its transactions are the templates
-   (USDT ``transfer``/``transferFrom`` calls, TRX transfers, TRC-10, resource contracts in the
-   block's proportions), each copy with a fresh txID, sender, recipient and amount drawn from a
-   pool of ``--addresses`` addresses; transaction infos as tests/tron_node.py derives them (the
-   USDT Transfer log of each successful call).
+1. Builds ``--blocks`` blocks of ``--txs`` transactions shaped like recorded mainnet blocks
+   60836289 and 79072107 (read from /work/shared/data/tron, not copied): their 789 transactions
+   are the templates (USDT ``transfer``/``transferFrom`` calls, TRX transfers, TRC-10, resource
+   contracts in the blocks' proportions), each copy with a fresh txID, sender, recipient and
+   amount drawn from a pool of ``--addresses`` addresses; transaction infos as
+   tests/tron_node.py derives them (the USDT Transfer log of each successful call).
 2. Serves them from tests/tron_node.py's node in its own process on 127.0.0.1 (JSON of every
    block and info list serialised once, before the clock starts).
 3. Measures, in this one run:
@@ -47,6 +47,7 @@ from tests.tron_node import (  # noqa: E402
     Chain,
     TronNode,
     derived_infos,
+    raw_recorded_block,
     recorded_block,
     word,
 )
@@ -58,7 +59,8 @@ def build_chain(blocks: int, txs: int, addresses: int, seed: int = 7) -> Chain:
     """``blocks`` recorded-shaped blocks after the recorded one (see the module docstring)."""
     rng = random.Random(seed)
     base = recorded_block()
-    templates = [orjson.dumps(t) for t in base["transactions"]]
+    templates = [orjson.dumps(t) for t in base["transactions"]
+                 + raw_recorded_block()["transactions"]]
     pool = tron_encode_many(
         np.random.default_rng(seed).integers(0, 256, (addresses, 20), dtype=np.uint8))
     chain = Chain()

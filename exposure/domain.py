@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Token:
-    """A tracked token contract on one chain. ``address`` is lowercase 0x-hex."""
+    """A tracked token contract on one chain. ``address`` is lowercase 0x-hex on EVM chains,
+    ``T...`` (base58check, case-sensitive) on TRON."""
 
     symbol: str
     address: str
@@ -16,7 +17,8 @@ class Token:
 
 @dataclass(frozen=True)
 class ChainSpec:
-    """An EVM chain the indexer can serve: its expected chain id and its tracked tokens.
+    """A chain an indexer can serve (EVM chains, and TRON with ``chain_id`` None): its expected
+    chain id, native coin and tracked tokens.
 
     ``chain_id`` None means "any": a local or private chain whose id is not checked.
     """

@@ -224,6 +224,16 @@ def test_429_with_retry_after_is_waited_out_and_the_api_key_goes_in_the_header(c
     con.close()
 
 
+def test_trongrids_rate_limit_answer_in_the_error_shape_is_waited_out(chain, tmp_path):
+    with serving(chain) as node:
+        node.suspended = 2
+        con = connect(tmp_path / "t.duckdb")
+        client = fast_client(node.url)
+        result = index_tron(con, client, from_block=RECORDED, settings=quick())
+    assert result.token_transfers == 81 and client.retries_done == 2
+    con.close()
+
+
 def test_an_api_key_in_the_url_is_sent_and_never_shown(chain, tmp_path, capsys):
     with serving(chain, api_key="0123456789abcdef0123") as node:
         db = str(tmp_path / "t.duckdb")

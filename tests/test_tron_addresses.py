@@ -104,3 +104,26 @@ def test_screening_a_hex_tron_address_reports_its_t_form(tmp_path, capsys):
     assert main(["screen", USDT_HEX, "--db", db, "--format", "json"]) == 0
     out = capsys.readouterr().out
     assert f'"address": "{USDT}"' in out and '"chain": "tron"' in out
+
+
+def test_a_user_pack_may_give_tron_addresses_in_hex_and_a_bad_checksum_names_its_line(
+        tmp_path, capsys):
+    db = str(tmp_path / "x.duckdb")
+    good = tmp_path / "mine.yaml"
+    good.write_text(
+        "title: my TRON tags\ncreator: compliance\ndescription: hex forms\nis_public: false\n"
+        "tags:\n"
+        f"- address: \"{USDT_HEX}\"\n  currency: USDT\n  label: hex form\n"
+        "  source: own\n  confidence: service_data\n  actor: binance\n"
+        "- address: \"41e4c3c1d8bdb4a2b4a0c1ab6b1b2c3d4e5f607182\"\n  network: TRX\n"
+        "  label: TRX hex\n  source: own\n  confidence: service_data\n", encoding="utf-8")
+    assert main(["labels", "import", str(good), "--db", db]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["labels", "show", USDT_HEX, "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{USDT} (tron)") and "hex form" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace(USDT_HEX, USDT[:-1] + "u"), encoding="utf-8")
+    assert main(["labels", "import", str(bad), "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:6: address:" in err and "checksum" in err

@@ -68,8 +68,8 @@ def test_an_amount_beyond_128_bits_is_kept_exactly(chain, tmp_path):
     con.close()
 
 
-def test_trc10_resource_and_failed_movements_are_not_transfers(chain):
-    trc10 = build_tx(ALICE, "TransferContract", {"to_address": BOB.address, "amount": 0})
+def test_zero_trc10_and_failed_movements_are_not_transfers(chain):
+    zero_trx = build_tx(ALICE, "TransferContract", {"to_address": BOB.address, "amount": 0})
     failed = contract_call(ALICE, FAKE_USDT, call_value=5_000_000, ret="REVERT")
     # internal transactions of a failed call moved nothing, rejected or not
     inner = internal_tx(failed, FAKE_USDT, BOB.address, 1_000_000)
@@ -77,7 +77,8 @@ def test_trc10_resource_and_failed_movements_are_not_transfers(chain):
     two = internal_tx(multi, FAKE_USDT, ALICE.address, 1)
     two["callValueInfo"] = [{"callValue": 3}, {"callValue": 4, "tokenId": "1002000"},
                             {"callValue": 5}]
-    block = chain.add([trc10, failed, multi], [info_for(trc10), info_for(failed, internal=[inner]),
+    block = chain.add([zero_trx, failed, multi], [info_for(zero_trx),
+                                                  info_for(failed, internal=[inner]),
                                                info_for(multi, internal=[two])])
     _, native = _decode(chain, block["block_header"]["raw_data"]["number"])
     assert [(r["trace_address"], int(r["amount"])) for r in native.to_pylist()] == [

@@ -555,6 +555,8 @@ class TronNode:
         self.ignore_visible = ignore_visible  # answer hex whatever ``visible`` says
         self.rate_limited = 0  # answer this many requests 429
         self.retry_after = "1"
+        #: answer this many requests as TronGrid's rate limit in java-tron's error shape
+        self.suspended = 0
         self.die_after: int | None = None  # close the socket after this many requests
         self.latency = 0.0  # seconds before each answer
         self.requests: list[tuple[str, dict]] = []
@@ -610,6 +612,9 @@ class TronNode:
             limited = self.rate_limited > 0
             if limited:
                 self.rate_limited -= 1
+            suspended = not limited and self.suspended > 0
+            if suspended:
+                self.suspended -= 1
         if self.latency:
             time.sleep(self.latency)
         if self.die_after is not None and count > self.die_after:
@@ -624,6 +629,9 @@ class TronNode:
         if limited:
             return self._send(h, 429, b'{"Error":"rate limit exceeded"}',
                               {"Retry-After": self.retry_after})
+        if suspended:
+            return self._send(h, 200, b'{"Error":"request rate exceeded the allowed_rps(10), '
+                              b'and the query server is suspended for 0.2 s"}')
         path = parts.path.replace("/walletsolidity/", "/wallet/")
         try:
             args = orjson.loads(body) if body else {

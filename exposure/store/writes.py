@@ -162,14 +162,15 @@ def encode_addresses(
 
 
 def _address_ids(
-    con: duckdb.DuckDBPyConnection, chain: str, addresses_sql: str, params: dict | None = None
+    con: duckdb.DuckDBPyConnection, chain: str, missing: str, params: dict | None = None
 ) -> None:
-    """Temp tables ``_enc_addresses`` (the addresses ``addresses_sql`` yields) and ``_enc_ids``
+    """Temp tables ``_enc_addresses`` (the addresses the sub-query union ``missing`` yields,
+    chosen by the caller, never a value) and ``_enc_ids``
     (their ids), new addresses given the chain's next dense ids in address order (inside the
     caller's transaction; the caller drops both tables)."""
     # the range's addresses first (small), so the dictionary is only probed, never hashed whole:
     # a bulk import commits many chunks against a dictionary of millions of addresses
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _enc_addresses AS {addresses_sql}", params or {})
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _enc_addresses AS {missing}", params or {})
     con.execute(
         """INSERT INTO addresses
         SELECT $chain, (SELECT coalesce(max(id), -1) FROM addresses WHERE chain = $chain)

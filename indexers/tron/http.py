@@ -8,7 +8,10 @@ Failures are told apart by what happened, never by message text:
   rate-limit hard), then raise :class:`RpcError`;
 - other HTTP 4xx (a bad or missing API key, forbidden) raise at once;
 - java-tron's own error answer, HTTP 200 with ``{"Error": "class ... : message"}``, raises at
-  once: the node understood the request and refused it.
+  once: the node understood the request and refused it. The one exception is TronGrid's
+  rate-limit answer in that same shape, ``{"Error": "request rate exceeded the allowed_rps(10),
+  and the query server is suspended for 5 s"}`` (reported in iexbase/tron-api#171): it carries
+  no code, so its "suspended for N s" is read as a Retry-After of N seconds.
 
 The API key goes in the ``TRON-PRO-API-KEY`` header; it and any credential in the URL (userinfo,
 path segment or query, as providers hand them out) never appear in a message.
@@ -17,6 +20,7 @@ path segment or query, as providers hand them out) never appear in a message.
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from typing import Any
@@ -29,6 +33,8 @@ from exposure.config import redact_url
 from exposure.errors import InputError, RpcError
 
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 522, 524})
+#: TronGrid's rate-limit answer (HTTP 200, java-tron's error shape): wait the seconds it names.
+_SUSPENDED = re.compile(r"query server is suspended for (\d+(?:\.\d+)?) ?s")
 API_KEY_HEADER = "TRON-PRO-API-KEY"
 
 
@@ -115,6 +121,11 @@ class TronHttpClient:
         for attempt in range(self.retries + 1):
             try:
                 answer = self._send(path, body, where)
+                if isinstance(answer, dict) and "Error" in answer:
+                    suspended = _SUSPENDED.search(str(answer["Error"]))
+                    if suspended:
+                        raise _Transient("rate limited (the provider suspended queries)",
+                                         float(suspended.group(1)))
             except _Transient as exc:
                 last = exc.what
                 if attempt == self.retries:
